@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds everything and runs every test.
+# Ends with the line "N passed, N failed".
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+
+need=()
+command -v qemu-img >/dev/null || need+=(qemu-utils)
+if ((${#need[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+dotnet build Emu.sln -c Release --nologo -v q -clp:ErrorsOnly || { echo "0 passed, 1 failed"; exit 1; }
+
+results="$root/TestResults"
+rm -rf "$results"
+passed=0 failed=0
+for proj in tests/*/*.csproj; do
+  name="$(basename "$proj" .csproj)"
+  dotnet test "$proj" -c Release --no-build --nologo -v q \
+    --logger "trx;LogFileName=$name.trx" --results-directory "$results" || true
+  trx="$results/$name.trx"
+  if [[ -f "$trx" ]]; then
+    p=$(grep -o 'passed="[0-9]*"' "$trx" | head -1 | tr -dc 0-9)
+    f=$(grep -o 'failed="[0-9]*"' "$trx" | head -1 | tr -dc 0-9)
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  else
+    echo "no results for $name"; failed=$((failed + 1))
+  fi
+done
+echo "$passed passed, $failed failed"
+[[ $failed == 0 ]]
