@@ -17,7 +17,7 @@ dotnet build Emu.sln -c Release --nologo -v q -clp:ErrorsOnly || { echo "0 passe
 results="$root/TestResults"
 rm -rf "$results"
 passed=0 failed=0
-for proj in tests/*/*.csproj; do
+for proj in $(dotnet sln Emu.sln list | grep "^tests/.*\.csproj$"); do
   name="$(basename "$proj" .csproj)"
   dotnet test "$proj" -c Release --no-build --nologo -v q \
     --logger "trx;LogFileName=$name.trx" --results-directory "$results" || true
