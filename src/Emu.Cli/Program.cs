@@ -1,3 +1,5 @@
+using Emu.Block;
+
 namespace Emu.Cli;
 
 /// <summary>Entry point of the emu command: dispatches to run, img and io.</summary>
@@ -7,10 +9,31 @@ public static class Program
     {
         if (args.Length == 0 || args[0] is "-h" or "--help")
         {
-            Console.WriteLine("usage: emu run|img|io ...");
+            Console.WriteLine("usage: emu run [options] | emu img COMMAND ... | emu io [options] IMAGE");
             return args.Length == 0 ? 1 : 0;
         }
-        Console.Error.WriteLine($"emu: unknown command '{args[0]}'");
+        string tool = args[0];
+        var rest = args[1..];
+        try
+        {
+            return tool switch
+            {
+                "img" => Img.ImgCommand.Run(rest, Console.Out, Console.Error),
+                "io" => Io.IoCommand.Run(rest, Console.Out, Console.Error),
+                "run" => RunNotBuilt(),
+                _ => throw new UsageException($"unknown command '{tool}'"),
+            };
+        }
+        catch (Exception e) when (e is UsageException or BlockException or IOException)
+        {
+            Console.Error.WriteLine($"emu {tool}: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int RunNotBuilt()
+    {
+        Console.Error.WriteLine("emu run: no machine is built yet; the block layer tools work: emu img, emu io");
         return 1;
     }
 }

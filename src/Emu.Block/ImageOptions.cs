@@ -1,0 +1,22 @@
+namespace Emu.Block;
+
+/// <summary>How to open an image: format, access, key material and backing overrides.</summary>
+public sealed record ImageOptions
+{
+    /// <summary>Format name ("qcow2", "raw"), or null to probe the header as qemu-img does.</summary>
+    public string? Format { get; init; }
+
+    public bool ReadOnly { get; init; }
+
+    /// <summary>Passphrase of an encrypted image (the data of the secret named by encrypt.key-secret).</summary>
+    public string? EncryptionKey { get; init; }
+
+    /// <summary>Do not open the backing file (qemu-img's -U/-u style metadata-only work).</summary>
+    public bool NoBacking { get; init; }
+
+    /// <summary>L2 cache size in bytes (QEMU's l2-cache-size); 0 for the default.</summary>
+    public long L2CacheBytes { get; init; }
+
+    /// <summary>Images further down the chain than this are refused (loops and absurd chains).</summary>
+    public int MaxChainDepth { get; init; } = 64;
+}

@@ -1,0 +1,97 @@
+using System.Buffers.Binary;
+
+namespace Emu.Block.Qcow2;
+
+/// <summary>Options of <c>qemu-img create -f qcow2 -o ...</c> that this driver supports.</summary>
+public sealed record Qcow2CreateOptions
+{
+    public long Size { get; init; }
+    /// <summary>3 for compat=1.1 (the default), 2 for compat=0.10.</summary>
+    public int Version { get; init; } = 3;
+    public int ClusterSize { get; init; } = 65536;
+    public int RefcountBits { get; init; } = 16;
+    public bool LazyRefcounts { get; init; }
+    public string? BackingFile { get; init; }
+    public string? BackingFormat { get; init; }
+    /// <summary>Passphrase for legacy AES encryption (encrypt.format=aes), or null.</summary>
+    public string? AesKey { get; init; }
+}
+
+/// <summary>Creates empty qcow2 images laid out as QEMU lays them out.</summary>
+public static class Qcow2Creator
+{
+    public static void Create(string path, Qcow2CreateOptions o)
+    {
+        int cs = o.ClusterSize;
+        if (cs < 512 || cs > (2 << 20) || (cs & (cs - 1)) != 0)
+            throw new BlockException("Cluster size must be a power of two between 512 and 2048k");
+        if (o.RefcountBits < 1 || o.RefcountBits > 64 || (o.RefcountBits & (o.RefcountBits - 1)) != 0)
+            throw new BlockException("Refcount width must be a power of two and may not exceed 64 bits");
+        if (o.Version == 2 && o.RefcountBits != 16)
+            throw new BlockException("Different refcount widths than 16 bits require compatibility level 1.1 or above (use compat=1.1 or greater)");
+        if (o.Version == 2 && o.LazyRefcounts)
+            throw new BlockException("Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
+        if (o.Size < 0)
+            throw new BlockException("Image size must be a non-negative number");
+        if (o.BackingFormat != null && o.BackingFile == null)
+            throw new BlockException("Backing format cannot be used without backing file");
+        int clusterBits = System.Numerics.BitOperations.Log2((uint)cs);
+        long l1Size = Qcow2Header.SizeToL1(o.Size, clusterBits);
+        if (l1Size * 8 > Qcow2Header.MaxL1Bytes)
+            throw new BlockException("Image size is too big for the cluster size (the L1 table would exceed 32 MiB)");
+        int order = System.Numerics.BitOperations.Log2((uint)o.RefcountBits);
+
+        long perBlock = (long)cs * 8 / o.RefcountBits;
+        long l1Clusters = (l1Size * 8 + cs - 1) / cs;
+        long tableClusters = 1, blocks = 1;
+        while (true)
+        {
+            long total = 1 + tableClusters + blocks + l1Clusters;
+            long needBlocks = (total + perBlock - 1) / perBlock;
+            long needTable = (needBlocks * 8 + cs - 1) / cs;
+            if (needBlocks == blocks && needTable == tableClusters)
+                break;
+            blocks = needBlocks;
+            tableClusters = needTable;
+        }
+        long totalClusters = 1 + tableClusters + blocks + l1Clusters;
+        long refTableOffset = cs;
+        long blocksOffset = refTableOffset + tableClusters * cs;
+        long l1Offset = blocksOffset + blocks * cs;
+
+        var header = new Qcow2Header
+        {
+            Version = o.Version,
+            ClusterBits = clusterBits,
+            Size = o.Size,
+            CryptMethod = o.AesKey != null ? 1u : 0u,
+            L1Size = (int)l1Size,
+            L1TableOffset = l1Size > 0 ? l1Offset : 0,
+            RefcountTableOffset = refTableOffset,
+            RefcountTableClusters = (int)tableClusters,
+            RefcountOrder = order,
+            CompatibleFeatures = o.LazyRefcounts ? Qcow2Header.CompatLazyRefcounts : 0,
+            BackingFile = o.BackingFile,
+            BackingFormat = o.BackingFormat,
+        };
+        var headerBytes = header.Serialize();
+
+        using var file = HostFile.Create(path);
+        file.Write(0, headerBytes);
+        var table = new byte[tableClusters * cs];
+        for (long b = 0; b < blocks; b++)
+            BinaryPrimitives.WriteUInt64BigEndian(table.AsSpan((int)(b * 8)), (ulong)(blocksOffset + b * cs));
+        file.Write(refTableOffset, table);
+        var block = new byte[cs];
+        for (long b = 0; b < blocks; b++)
+        {
+            Array.Clear(block);
+            for (long c = b * perBlock; c < Math.Min(totalClusters, (b + 1) * perBlock); c++)
+                Qcow2Driver.WriteRefEntry(block, (int)(c - b * perBlock), order, 1);
+            file.Write(blocksOffset + b * cs, block);
+        }
+        if (l1Size > 0)
+            file.Write(l1Offset, new byte[l1Size * 8]);
+        file.Flush();
+    }
+}

@@ -1,0 +1,557 @@
+using System.Buffers.Binary;
+
+namespace Emu.Block.Qcow2;
+
+/// <summary>The qcow2 format driver: open, the read and write paths, and block status.</summary>
+/// <remarks>The driver is split by concern like QEMU's: clusters (L1/L2 mapping), refcounts, metadata
+/// write-back ordering, compression, encryption, snapshots and check live in their own files.
+/// One lock serialises metadata; all public entry points take it.</remarks>
+public sealed partial class Qcow2Driver : BlockDriver
+{
+    internal const ulong OffsetMask = 0x00ff_ffff_ffff_fe00UL;
+    internal const ulong Copied = 1UL << 63;
+    internal const ulong CompressedFlag = 1UL << 62;
+    internal const ulong ZeroFlag = 1UL;
+
+    private readonly object _lock = new();
+    private readonly HostFile _file;
+    private readonly BlockDriver? _backing;
+    private readonly Qcow2Crypto? _crypto;
+    private bool _readOnly;
+    private bool _disposed;
+
+    /// <summary>The parsed header (read it; the driver owns changes).</summary>
+    public Qcow2Header Header { get; }
+    internal readonly int ClusterBits;
+    internal readonly int L2Bits;
+    internal readonly int L2Entries;
+    internal readonly long ClusterMask;
+
+    public override string Format => "qcow2";
+    public override string FileName => _file.Path;
+    public override long Size => Header.Size;
+    public override bool ReadOnly => _readOnly;
+    public override int ClusterSize => 1 << ClusterBits;
+    public override BlockDriver? Backing => _backing;
+    public override long AllocatedFileBytes => _file.AllocatedBytes;
+    internal HostFile File => _file;
+
+    /// <summary>Offset where the vm-state area starts: just beyond the range the disk's L1 can map.</summary>
+    public long VmStateOffset => Qcow2Header.SizeToL1(Header.Size, ClusterBits) << (ClusterBits + L2Bits);
+
+    private Qcow2Driver(HostFile file, Qcow2Header header, BlockDriver? backing, Qcow2Crypto? crypto, ImageOptions options)
+    {
+        _file = file;
+        Header = header;
+        _backing = backing;
+        _crypto = crypto;
+        _readOnly = file.ReadOnly;
+        ClusterBits = header.ClusterBits;
+        L2Bits = ClusterBits - 3;
+        L2Entries = 1 << L2Bits;
+        ClusterMask = (1L << ClusterBits) - 1;
+        InitRefcounts();
+        long l2Bytes = options.L2CacheBytes > 0 ? options.L2CacheBytes : 32L << 20;
+        long needed = Math.Max(1, header.L1Size) * (long)ClusterSize;
+        int l2Tables = (int)Math.Clamp(Math.Min(l2Bytes, needed) / ClusterSize, 16, 1 << 16);
+        _l2Cache = new Qcow2Cache(l2Tables, ClusterSize, WriteBackL2);
+        LoadL1();
+        LoadSnapshots();
+    }
+
+    internal static Qcow2Driver Open(string path, ImageOptions options, int depth, HashSet<string> chain)
+    {
+        var file = HostFile.Open(path, options.ReadOnly);
+        BlockDriver? backing = null;
+        try
+        {
+            var header = Qcow2Header.Parse(file);
+            if ((header.IncompatibleFeatures & Qcow2Header.IncompatExtendedL2) != 0)
+                throw new BlockException($"'{path}' uses extended L2 entries (subclusters), which this version does not support yet");
+            if ((header.IncompatibleFeatures & Qcow2Header.IncompatDataFile) != 0 || header.DataFile != null)
+                throw new BlockException($"'{path}' uses an external data file, which this version does not support yet");
+            if (header.CompressionType != 0)
+                throw new BlockException($"'{path}' uses zstd compression, which this version does not support yet");
+            if ((header.IncompatibleFeatures & Qcow2Header.IncompatCorrupt) != 0 && !options.ReadOnly)
+                throw new BlockException($"qcow2: Image is corrupt; cannot be opened read/write");
+            Qcow2Crypto? crypto = null;
+            if (header.CryptMethod == 2)
+                throw new BlockException($"'{path}' is LUKS-encrypted, which this version does not support yet");
+            if (header.CryptMethod == 1)
+            {
+                if (options.EncryptionKey == null)
+                    throw new BlockException($"Parameter 'encrypt.key-secret' is required for cipher");
+                crypto = new Qcow2Crypto(options.EncryptionKey);
+            }
+            if (header.BackingFile != null && !options.NoBacking)
+            {
+                string backingPath = ImageOpener.ResolveBacking(path, header.BackingFile);
+                var backingOptions = options with { Format = header.BackingFormat, ReadOnly = true, EncryptionKey = null };
+                try
+                {
+                    backing = ImageOpener.Open(backingPath, backingOptions, depth + 1, chain);
+                }
+                catch (BlockException e) when (depth == 0)
+                {
+                    throw new BlockException($"Could not open backing file: {e.Message}", e);
+                }
+            }
+            var driver = new Qcow2Driver(file, header, backing, crypto, options);
+            if ((header.IncompatibleFeatures & Qcow2Header.IncompatDirty) != 0 && !options.ReadOnly)
+                driver.RepairAfterUncleanShutdown();
+            return driver;
+        }
+        catch
+        {
+            backing?.Dispose();
+            file.Dispose();
+            throw;
+        }
+    }
+
+    // ---------- read path ----------
+
+    public override void Read(long offset, Span<byte> buffer)
+    {
+        CheckRange(offset, buffer.Length);
+        lock (_lock)
+        {
+            if (_crypto != null && ((offset | (long)buffer.Length) & 511) != 0)
+            {
+                // Encryption works on whole sectors: read the covering sectors and copy out.
+                long start = offset & ~511L;
+                var bounce = new byte[((offset + buffer.Length + 511) & ~511L) - start];
+                ReadInternal(start, bounce);
+                bounce.AsSpan((int)(offset - start), buffer.Length).CopyTo(buffer);
+                return;
+            }
+            ReadInternal(offset, buffer);
+        }
+    }
+
+    internal void ReadInternal(long offset, Span<byte> buffer)
+    {
+        CheckOpen();
+        while (buffer.Length > 0)
+        {
+            long inCluster = offset & ClusterMask;
+            int chunk = (int)Math.Min(buffer.Length, ClusterSize - inCluster);
+            ulong entry = GetL2Entry(offset);
+            var kind = Classify(entry);
+            if (kind == ClusterKind.Normal)
+            {
+                // Coalesce a run of physically contiguous clusters into one host read.
+                long host = (long)(entry & OffsetMask);
+                long runGuest = offset + chunk;
+                long runHost = host + ClusterSize;
+                int total = chunk;
+                while (total < buffer.Length)
+                {
+                    ulong next = GetL2Entry(runGuest);
+                    if (Classify(next) != ClusterKind.Normal || (long)(next & OffsetMask) != runHost)
+                        break;
+                    int n = (int)Math.Min(buffer.Length - total, ClusterSize);
+                    total += n;
+                    runGuest += n;
+                    runHost += ClusterSize;
+                }
+                CheckDataCluster(host);
+                _file.Read(host + inCluster, buffer[..total]);
+                _crypto?.Decrypt(offset, buffer[..total]);
+                chunk = total;
+            }
+            else
+            {
+                ReadCluster(offset, entry, kind, buffer[..chunk]);
+            }
+            buffer = buffer[chunk..];
+            offset += chunk;
+        }
+    }
+
+    /// <summary>Reads part of one guest cluster whose L2 entry is not a plain allocated cluster.</summary>
+    private void ReadCluster(long offset, ulong entry, ClusterKind kind, Span<byte> dest)
+    {
+        switch (kind)
+        {
+            case ClusterKind.Unallocated:
+                ReadBacking(offset, dest);
+                break;
+            case ClusterKind.Zero:
+                dest.Clear();
+                break;
+            case ClusterKind.Compressed:
+                var data = DecompressCluster(entry);
+                data.AsSpan((int)(offset & ClusterMask), dest.Length).CopyTo(dest);
+                break;
+            default:
+                long host = (long)(entry & OffsetMask);
+                CheckDataCluster(host);
+                _file.Read(host + (offset & ClusterMask), dest);
+                _crypto?.Decrypt(offset, dest);
+                break;
+        }
+    }
+
+    private void ReadBacking(long offset, Span<byte> dest)
+    {
+        // The vm-state area beyond the disk never reads through to a backing file.
+        if (_backing == null || offset >= _backing.Size || offset >= Size)
+        {
+            dest.Clear();
+            return;
+        }
+        int fromBacking = (int)Math.Min(dest.Length, _backing.Size - offset);
+        _backing.Read(offset, dest[..fromBacking]);
+        dest[fromBacking..].Clear();
+    }
+
+    // ---------- write path ----------
+
+    public override void Write(long offset, ReadOnlySpan<byte> data)
+    {
+        CheckRange(offset, data.Length);
+        lock (_lock)
+        {
+            if (_crypto != null && ((offset | (long)data.Length) & 511) != 0)
+            {
+                // Read-modify-write of the covering sectors, since encryption works on whole sectors.
+                long start = offset & ~511L;
+                long end = Math.Min((offset + data.Length + 511) & ~511L, Math.Max(Size, offset + data.Length));
+                var bounce = new byte[(end + 511 & ~511L) - start];
+                ReadInternal(start, bounce);
+                data.CopyTo(bounce.AsSpan((int)(offset - start)));
+                WriteInternal(start, bounce);
+                return;
+            }
+            WriteInternal(offset, data);
+        }
+    }
+
+    internal void WriteInternal(long offset, ReadOnlySpan<byte> data)
+    {
+        CheckWritable();
+        MarkDirtyIfLazy();
+        while (data.Length > 0)
+        {
+            long inCluster = offset & ClusterMask;
+            int chunk = (int)Math.Min(data.Length, ClusterSize - inCluster);
+            var l2 = GetL2TableForWrite(offset);
+            int index = L2Index(offset);
+            ulong entry = ReadL2(l2, index);
+            if (Classify(entry) == ClusterKind.Normal && (entry & Copied) != 0)
+            {
+                long host = (long)(entry & OffsetMask);
+                CheckDataClusterForWrite(host);
+                // Extend in-place writes over following clusters that are also ours and contiguous.
+                int total = chunk;
+                long runGuest = offset + chunk;
+                long runHost = host + ClusterSize;
+                while (total < data.Length && L2Index(runGuest) != 0)
+                {
+                    ulong next = ReadL2(l2, L2Index(runGuest));
+                    if (Classify(next) != ClusterKind.Normal || (next & Copied) == 0 || (long)(next & OffsetMask) != runHost)
+                        break;
+                    int n = (int)Math.Min(data.Length - total, ClusterSize);
+                    total += n;
+                    runGuest += n;
+                    runHost += ClusterSize;
+                }
+                WriteData(host + inCluster, offset, data[..total]);
+                chunk = total;
+            }
+            else
+            {
+                chunk = AllocatingWrite(offset, data, l2);
+            }
+            data = data[chunk..];
+            offset += chunk;
+        }
+    }
+
+    /// <summary>Writes guest data at a host offset, encrypting it when the image is encrypted.</summary>
+    private void WriteData(long host, long guestOffset, ReadOnlySpan<byte> data)
+    {
+        if (_crypto == null)
+        {
+            _file.Write(host, data);
+            return;
+        }
+        var tmp = data.ToArray();
+        _crypto.Encrypt(guestOffset, tmp);
+        _file.Write(host, tmp);
+    }
+
+    /// <summary>Writes into clusters that need a fresh allocation (unallocated, zero, compressed or shared),
+    /// allocating one contiguous host run for as many of them as the request and L2 table cover.</summary>
+    private int AllocatingWrite(long offset, ReadOnlySpan<byte> data, Qcow2Cache.Entry l2)
+    {
+        int first = L2Index(offset);
+        long inCluster = offset & ClusterMask;
+        long end = offset + data.Length;
+        int count = 1;
+        while (first + count < L2Entries)
+        {
+            long clusterStart = ((offset >> ClusterBits) + count) << ClusterBits;
+            if (clusterStart >= end)
+                break;
+            ulong e = ReadL2(l2, first + count);
+            if (Classify(e) == ClusterKind.Normal && (e & Copied) != 0)
+                break;
+            count++;
+        }
+        long guestStart = offset - inCluster;
+        long runBytes = (long)count << ClusterBits;
+        int covered = (int)Math.Min(data.Length, runBytes - inCluster);
+
+        long host = AllocateClusters(count);
+        var buffer = new byte[runBytes];
+        // Copy-on-write: the head of the first and the tail of the last cluster keep their old contents.
+        if (inCluster > 0)
+            ReadOldCluster(guestStart, ReadL2(l2, first), buffer.AsSpan(0, ClusterSize));
+        long tail = inCluster + covered;
+        bool lastAlreadyRead = count == 1 && inCluster > 0;
+        if (tail < runBytes && !lastAlreadyRead)
+        {
+            int last = count - 1;
+            ReadOldCluster(guestStart + ((long)last << ClusterBits), ReadL2(l2, first + last),
+                buffer.AsSpan(last << ClusterBits, ClusterSize));
+        }
+        data[..covered].CopyTo(buffer.AsSpan((int)inCluster));
+        WriteData(host, guestStart, buffer);
+
+        for (int i = 0; i < count; i++)
+        {
+            ulong old = ReadL2(l2, first + i);
+            WriteL2(l2, first + i, (ulong)(host + ((long)i << ClusterBits)) | Copied);
+            ReleaseOldEntry(old);
+        }
+        return covered;
+    }
+
+    /// <summary>Fills dest with the current contents of the guest cluster whose old entry is given.</summary>
+    private void ReadOldCluster(long guestCluster, ulong entry, Span<byte> dest)
+    {
+        var kind = Classify(entry);
+        if (kind == ClusterKind.Normal)
+        {
+            long host = (long)(entry & OffsetMask);
+            CheckDataCluster(host);
+            _file.Read(host, dest);
+            _crypto?.Decrypt(guestCluster, dest);
+        }
+        else
+        {
+            ReadCluster(guestCluster, entry, kind, dest);
+        }
+    }
+
+    /// <summary>Drops this L2 entry's reference to its host clusters once the new entry is durable.</summary>
+    private void ReleaseOldEntry(ulong old)
+    {
+        switch (Classify(old))
+        {
+            case ClusterKind.Normal:
+                DeferFree((long)(old & OffsetMask), 1);
+                break;
+            case ClusterKind.Zero when (old & OffsetMask) != 0:
+                DeferFree((long)(old & OffsetMask), 1);
+                break;
+            case ClusterKind.Compressed:
+                var (coffset, csize) = CompressedRange(old);
+                DeferFreeBytes(coffset, csize);
+                break;
+        }
+    }
+
+    public override void WriteZeroes(long offset, long length)
+    {
+        CheckRange(offset, length);
+        lock (_lock)
+            WriteZeroesInternal(offset, length, unmap: false);
+    }
+
+    /// <summary>Zeroes a range; with unmap, whole clusters lose their allocation (qemu-io write -z -u).</summary>
+    public void WriteZeroes(long offset, long length, bool unmap)
+    {
+        CheckRange(offset, length);
+        lock (_lock)
+            WriteZeroesInternal(offset, length, unmap);
+    }
+
+    private void WriteZeroesInternal(long offset, long length, bool unmap)
+    {
+        CheckWritable();
+        MarkDirtyIfLazy();
+        while (length > 0)
+        {
+            long inCluster = offset & ClusterMask;
+            long chunk = Math.Min(length, ClusterSize - inCluster);
+            bool whole = inCluster == 0 && (chunk == ClusterSize || offset + chunk == Size);
+            if (whole && Header.Version >= 3)
+            {
+                var l2 = GetL2TableForWrite(offset);
+                int index = L2Index(offset);
+                ulong old = ReadL2(l2, index);
+                var kind = Classify(old);
+                bool keep = !unmap && kind == ClusterKind.Normal && (old & Copied) != 0;
+                if (keep)
+                {
+                    WriteL2(l2, index, old | ZeroFlag);
+                }
+                else if (!(kind == ClusterKind.Zero && (old & OffsetMask) == 0))
+                {
+                    WriteL2(l2, index, ZeroFlag);
+                    ReleaseOldEntry(old);
+                }
+            }
+            else
+            {
+                var zeros = new byte[chunk];
+                WriteInternal(offset, zeros);
+            }
+            offset += chunk;
+            length -= chunk;
+        }
+    }
+
+    public override void Discard(long offset, long length)
+    {
+        CheckRange(offset, length);
+        lock (_lock)
+        {
+            CheckWritable();
+            // Like QEMU, only whole clusters are discarded; the unaligned head and tail are left alone.
+            long start = (offset + ClusterMask) & ~ClusterMask;
+            long end = offset + length == Size ? Size : (offset + length) & ~ClusterMask;
+            for (long pos = start; pos < end; pos += ClusterSize)
+            {
+                ulong old = GetL2Entry(pos);
+                if (old == 0)
+                    continue;
+                var l2 = GetL2TableForWrite(pos);
+                int index = L2Index(pos);
+                old = ReadL2(l2, index);
+                ulong replacement = Header.Version >= 3 ? ZeroFlag : 0;
+                if (old == replacement)
+                    continue;
+                WriteL2(l2, index, replacement);
+                ReleaseOldEntry(old);
+            }
+        }
+    }
+
+    public override BlockStatus GetStatus(long offset, long length)
+    {
+        CheckRange(offset, length);
+        lock (_lock)
+        {
+            CheckOpen();
+            long inCluster = offset & ClusterMask;
+            ulong entry = GetL2Entry(offset);
+            var kind = Classify(entry);
+            long run = Math.Min(length, ClusterSize - inCluster);
+            long expectHost = kind == ClusterKind.Normal ? (long)(entry & OffsetMask) + ClusterSize : 0;
+            while (run < length)
+            {
+                long next = offset + run;
+                ulong e = GetL2Entry(next);
+                var k = Classify(e);
+                if (k != kind || k == ClusterKind.Compressed)
+                    break;
+                if (k == ClusterKind.Normal)
+                {
+                    if ((long)(e & OffsetMask) != expectHost)
+                        break;
+                    expectHost += ClusterSize;
+                }
+                run += Math.Min(length - run, ClusterSize);
+            }
+            switch (kind)
+            {
+                case ClusterKind.Normal:
+                    var flags = BlockStatusFlags.Data | BlockStatusFlags.Allocated;
+                    if (_crypto == null)
+                        flags |= BlockStatusFlags.OffsetValid;
+                    return new BlockStatus(run, flags, (long)(entry & OffsetMask) + inCluster, 0);
+                case ClusterKind.Zero:
+                    return new BlockStatus(run, BlockStatusFlags.Zero | BlockStatusFlags.Allocated, 0, 0);
+                case ClusterKind.Compressed:
+                    return new BlockStatus(run, BlockStatusFlags.Data | BlockStatusFlags.Allocated | BlockStatusFlags.Compressed, 0, 0);
+                default:
+                    if (_backing == null)
+                        return new BlockStatus(run, BlockStatusFlags.Zero, 0, 0);
+                    if (offset >= _backing.Size)
+                        return new BlockStatus(run, BlockStatusFlags.Zero, 0, 1);
+                    var inner = _backing.GetStatus(offset, Math.Min(run, _backing.Size - offset));
+                    return inner with { Depth = inner.Depth + 1 };
+            }
+        }
+    }
+
+    // ---------- vm-state ----------
+
+    /// <summary>Writes machine state into the vm-state area beyond the disk's L1 range.</summary>
+    public void WriteVmState(long position, ReadOnlySpan<byte> data)
+    {
+        if (position < 0)
+            throw new BlockException("Negative vm-state position");
+        lock (_lock)
+            WriteInternal(VmStateOffset + position, data);
+    }
+
+    /// <summary>Reads machine state from the vm-state area.</summary>
+    public void ReadVmState(long position, Span<byte> buffer)
+    {
+        if (position < 0)
+            throw new BlockException("Negative vm-state position");
+        lock (_lock)
+            ReadInternal(VmStateOffset + position, buffer);
+    }
+
+    // ---------- helpers ----------
+
+    private void CheckOpen() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    private void CheckWritable()
+    {
+        CheckOpen();
+        if (_readOnly)
+            throw new BlockException($"Image '{_file.Path}' is read-only");
+    }
+
+    public override void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+                return;
+            try
+            {
+                if (!_readOnly)
+                {
+                    FlushInternal();
+                    ClearDirtyBit();
+                }
+            }
+            finally
+            {
+                _disposed = true;
+                _file.Dispose();
+                _backing?.Dispose();
+            }
+        }
+    }
+
+    public override void Flush()
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            if (!_readOnly)
+                FlushInternal();
+        }
+    }
+
+    internal static ulong BE64(ReadOnlySpan<byte> b) => BinaryPrimitives.ReadUInt64BigEndian(b);
+}

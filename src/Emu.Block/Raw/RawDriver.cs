@@ -1,0 +1,49 @@
+namespace Emu.Block.Raw;
+
+/// <summary>The raw format: the virtual disk is the file itself.</summary>
+public sealed class RawDriver : BlockDriver
+{
+    private readonly HostFile _file;
+
+    public RawDriver(HostFile file)
+    {
+        _file = file;
+    }
+
+    public override string Format => "raw";
+    public override string FileName => _file.Path;
+    public override long Size => _file.Length;
+    public override bool ReadOnly => _file.ReadOnly;
+    public override long AllocatedFileBytes => _file.AllocatedBytes;
+
+    public override void Read(long offset, Span<byte> buffer)
+    {
+        CheckRange(offset, buffer.Length);
+        _file.Read(offset, buffer);
+    }
+
+    public override void Write(long offset, ReadOnlySpan<byte> data)
+    {
+        CheckRange(offset, data.Length);
+        _file.Write(offset, data);
+    }
+
+    public override void Discard(long offset, long length) => CheckRange(offset, length);
+
+    public override void Flush() => _file.Flush();
+
+    public override BlockStatus GetStatus(long offset, long length)
+    {
+        CheckRange(offset, length);
+        return new BlockStatus(length, BlockStatusFlags.Data | BlockStatusFlags.Allocated | BlockStatusFlags.OffsetValid, offset, 0);
+    }
+
+    /// <summary>Creates a raw image of the given size (sparse).</summary>
+    public static void Create(string path, long size)
+    {
+        using var f = HostFile.Create(path);
+        f.SetLength(size);
+    }
+
+    public override void Dispose() => _file.Dispose();
+}

@@ -1,0 +1,296 @@
+using System.Diagnostics;
+using System.Globalization;
+using Emu.Block;
+using Emu.Block.Qcow2;
+
+namespace Emu.Cli.Io;
+
+/// <summary><c>emu io</c>: qemu-io's command-line form, running -c commands against one image.</summary>
+public sealed class IoCommand
+{
+    private readonly TextWriter _out;
+    private readonly ImageArgs _images;
+    private readonly string? _format;
+    private readonly bool _imageOpts;
+    private bool _readOnly;
+    private BlockDriver? _drv;
+
+    private IoCommand(TextWriter stdout, ImageArgs images, string? format, bool imageOpts, bool readOnly)
+    {
+        _out = stdout;
+        _images = images;
+        _format = format;
+        _imageOpts = imageOpts;
+        _readOnly = readOnly;
+    }
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var o = new GetOpt(args, "cfto", "rnshqUkdT", ["object", "cache", "aio"], ["image-opts", "force-share"]);
+        var images = new ImageArgs();
+        images.AddObjects(o.GetAll("object"));
+        var io = new IoCommand(stdout, images, o.Get("f"), o.Has("image-opts"), o.Has("r"));
+        int status = 0;
+        try
+        {
+            if (o.Operands.Count > 0)
+                io.Open(o.Operands[0]);
+            foreach (var cmd in o.GetAll("c"))
+            {
+                try
+                {
+                    if (!io.Execute(cmd, stderr))
+                        status = 1;
+                }
+                catch (UsageException e)
+                {
+                    stderr.WriteLine(e.Message);
+                    status = 1;
+                }
+            }
+        }
+        catch (BlockException e)
+        {
+            stderr.WriteLine($"emu io: {e.Message}");
+            status = 1;
+        }
+        finally
+        {
+            io.Close();
+        }
+        return status;
+    }
+
+    private void Open(string name) => _drv = _images.Open(name, _format, _imageOpts, _readOnly);
+
+    private void Close()
+    {
+        _drv?.Dispose();
+        _drv = null;
+    }
+
+    private BlockDriver Drv => _drv ?? throw new UsageException("no file open, try 'help open'");
+
+    /// <summary>Runs one command line; false when the command failed.</summary>
+    private bool Execute(string line, TextWriter stderr)
+    {
+        var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length == 0)
+            return true;
+        var args = words[1..];
+        try
+        {
+            switch (words[0])
+            {
+                case "read" or "r" or "aio_read":
+                    return ReadCmd(args, stderr);
+                case "write" or "w" or "aio_write":
+                    return WriteCmd(args, stderr);
+                case "flush" or "f" or "aio_flush":
+                    Drv.Flush();
+                    return true;
+                case "discard" or "d":
+                    return DiscardCmd(args);
+                case "alloc":
+                    return AllocCmd(args);
+                case "map":
+                    return MapCmd();
+                case "length" or "l":
+                    _out.WriteLine(Units.CvtStr(Drv.Size));
+                    return true;
+                case "info" or "i":
+                    return InfoCmd();
+                case "open" or "o":
+                    Close();
+                    var oo = new GetOpt(args, "o", "rsnkU");
+                    _readOnly = oo.Has("r");
+                    Open(oo.Operands.Count > 0 ? oo.Operands[0] : throw new UsageException("open: filename missing"));
+                    return true;
+                case "close" or "c":
+                    Close();
+                    return true;
+                default:
+                    stderr.WriteLine($"command \"{words[0]}\" not found");
+                    return false;
+            }
+        }
+        catch (BlockException e)
+        {
+            stderr.WriteLine($"{words[0].Replace("aio_", "")} failed: {e.Message}");
+            return false;
+        }
+    }
+
+    private static long Num(string s) => s.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+        ? long.Parse(s[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture)
+        : Units.ParseSize(s, "number");
+
+    private static byte Pattern(string s)
+    {
+        long v = s.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            ? long.Parse(s[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture)
+            : long.Parse(s, CultureInfo.InvariantCulture);
+        return (byte)v;
+    }
+
+    private (long Offset, long Count) OffsetCount(GetOpt o, string cmd)
+    {
+        if (o.Operands.Count != 2)
+            throw new UsageException($"{cmd}: wrong number of arguments");
+        long offset = Num(o.Operands[0]);
+        long count = Num(o.Operands[1]);
+        if (count > int.MaxValue)
+            throw new UsageException($"length {count} is too large");
+        if (offset + count > Drv.Size || offset < 0)
+            throw new UsageException($"{cmd} failed: Input/output error");
+        return (offset, count);
+    }
+
+    private bool ReadCmd(string[] args, TextWriter stderr)
+    {
+        var o = new GetOpt(args, "Pps", "bCqv");
+        var (offset, count) = OffsetCount(o, "read");
+        var buf = new byte[count];
+        var sw = Stopwatch.StartNew();
+        Drv.Read(offset, buf);
+        sw.Stop();
+        bool ok = true;
+        if (o.Get("P") is { } p)
+        {
+            byte pat = Pattern(p);
+            if (buf.AsSpan().IndexOfAnyExcept(pat) >= 0)
+            {
+                _out.WriteLine($"Pattern verification failed at offset {offset}, {count} bytes");
+                ok = false;
+            }
+        }
+        if (o.Has("q"))
+            return ok;
+        if (o.Has("v"))
+            Dump(buf, offset);
+        Report("read", sw.Elapsed, offset, count);
+        return ok;
+    }
+
+    private bool WriteCmd(string[] args, TextWriter stderr)
+    {
+        var o = new GetOpt(args, "P", "bcCfnquz");
+        if (o.Has("z") && o.Has("P"))
+            throw new UsageException("-z and -P cannot be specified at the same time");
+        if (o.Has("z") && o.Has("c"))
+            throw new UsageException("-z and -c cannot be specified at the same time");
+        if (o.Has("u") && !o.Has("z"))
+            throw new UsageException("-u requires -z to be specified");
+        var (offset, count) = OffsetCount(o, "write");
+        var sw = Stopwatch.StartNew();
+        if (o.Has("z"))
+        {
+            if (Drv is Qcow2Driver q)
+                q.WriteZeroes(offset, count, unmap: o.Has("u"));
+            else
+                Drv.WriteZeroes(offset, count);
+        }
+        else
+        {
+            var buf = new byte[count];
+            Array.Fill(buf, o.Get("P") is { } p ? Pattern(p) : (byte)0xcd);
+            if (o.Has("c"))
+                Drv.WriteCompressed(offset, buf);
+            else
+                Drv.Write(offset, buf);
+        }
+        sw.Stop();
+        if (!o.Has("q"))
+            Report("wrote", sw.Elapsed, offset, count);
+        return true;
+    }
+
+    private bool DiscardCmd(string[] args)
+    {
+        var o = new GetOpt(args, "", "Cq");
+        var (offset, count) = OffsetCount(o, "discard");
+        var sw = Stopwatch.StartNew();
+        Drv.Discard(offset, count);
+        sw.Stop();
+        if (!o.Has("q"))
+            Report("discard", sw.Elapsed, offset, count);
+        return true;
+    }
+
+    private bool AllocCmd(string[] args)
+    {
+        if (args.Length is < 1 or > 2)
+            throw new UsageException("alloc: wrong number of arguments");
+        long offset = Num(args[0]);
+        long count = args.Length > 1 ? Num(args[1]) : 512;
+        long end = Math.Min(offset + count, Drv.Size);
+        long allocated = 0;
+        for (long pos = offset; pos < end;)
+        {
+            var s = Drv.GetStatus(pos, end - pos);
+            if ((s.Flags & BlockStatusFlags.Allocated) != 0 && s.Depth == 0)
+                allocated += s.Length;
+            pos += s.Length;
+        }
+        _out.WriteLine($"{allocated}/{count} bytes {(allocated == 0 ? "not " : "")}allocated at offset {Units.CvtStr(offset)}");
+        return true;
+    }
+
+    private bool MapCmd()
+    {
+        long pos = 0;
+        long size = Drv.Size;
+        while (pos < size)
+        {
+            var first = Drv.GetStatus(pos, size - pos);
+            bool alloc = (first.Flags & BlockStatusFlags.Allocated) != 0 && first.Depth == 0;
+            long len = first.Length;
+            while (pos + len < size)
+            {
+                var s = Drv.GetStatus(pos + len, size - pos - len);
+                if (((s.Flags & BlockStatusFlags.Allocated) != 0 && s.Depth == 0) != alloc)
+                    break;
+                len += s.Length;
+            }
+            _out.WriteLine($"{Units.CvtStr(len)} (0x{len:x}) bytes {(alloc ? "    " : "not")} allocated at offset {Units.CvtStr(pos)} (0x{pos:x})");
+            pos += len;
+        }
+        return true;
+    }
+
+    private bool InfoCmd()
+    {
+        _out.WriteLine($"format name: {Drv.Format}");
+        _out.WriteLine($"format version: {(Drv is Qcow2Driver q ? (q.Header.Version >= 3 ? "1.1" : "0.10") : "")}".TrimEnd());
+        _out.WriteLine($"cluster size: {Units.CvtStr(Drv.ClusterSize)}");
+        _out.WriteLine($"vm state offset: {Units.CvtStr(Drv is Qcow2Driver q2 ? q2.VmStateOffset : 0)}");
+        return true;
+    }
+
+    private void Report(string op, TimeSpan t, long offset, long count)
+    {
+        _out.WriteLine($"{op} {count}/{count} bytes at offset {offset}");
+        double secs = Math.Max(t.TotalSeconds, 1e-9);
+        string time = t.TotalSeconds < 60
+            ? $"{(int)t.TotalSeconds:D2}.{t.Milliseconds / 10:D2} sec"
+            : $"{(int)t.TotalMinutes}:{t.Seconds:D2}.{t.Milliseconds / 10:D2}";
+        _out.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0}, 1 ops; {1} ({2}/sec and {3:F4} ops/sec)",
+            Units.CvtStr(count), time, Units.CvtStr(count / secs), 1 / secs));
+    }
+
+    private void Dump(byte[] buf, long offset)
+    {
+        for (int i = 0; i < buf.Length; i += 16)
+        {
+            var line = new System.Text.StringBuilder();
+            line.Append($"{offset + i:x8}:  ");
+            int n = Math.Min(16, buf.Length - i);
+            for (int j = 0; j < n; j++)
+                line.Append($"{buf[i + j]:x2} ");
+            line.Append(' ');
+            for (int j = 0; j < n; j++)
+                line.Append(buf[i + j] is >= 0x20 and < 0x7f ? (char)buf[i + j] : '.');
+            _out.WriteLine(line.ToString());
+        }
+    }
+}

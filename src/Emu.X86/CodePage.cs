@@ -1,0 +1,29 @@
+using Iced.Intel;
+
+namespace Emu.X86;
+
+/// <summary>Decoded instructions of one 4 KiB physical page for one code size, grouped in straight-line blocks.</summary>
+sealed class CodePage
+{
+    /// <summary>Marks an offset whose instruction crosses into the next page: always decoded afresh.</summary>
+    public const ushort Crossing = ushort.MaxValue;
+
+    /// <summary>Per page offset: 1 + index into <see cref="Code"/>, 0 when not decoded, or <see cref="Crossing"/>.</summary>
+    public readonly ushort[] Start = new ushort[4096];
+    public Instruction[] Code = new Instruction[32];
+    /// <summary>True for the last instruction of a block.</summary>
+    public bool[] End = new bool[32];
+    public int Count;
+
+    public void Append(in Instruction instruction, bool end)
+    {
+        if (Count == Code.Length)
+        {
+            Array.Resize(ref Code, Count * 2);
+            Array.Resize(ref End, Count * 2);
+        }
+        Code[Count] = instruction;
+        End[Count] = end;
+        Count++;
+    }
+}

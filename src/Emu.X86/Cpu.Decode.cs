@@ -1,0 +1,128 @@
+using Iced.Intel;
+
+namespace Emu.X86;
+
+// The decode cache: instructions are decoded once per physical page and code size, and a page's
+// decodings are discarded when the guest (or a device via InvalidateCode) writes to that page.
+public sealed partial class Cpu
+{
+    const int MaxBlock = 48;
+
+    readonly CodePage?[][] _codeDir = new CodePage?[1 << 11][];
+    readonly byte[] _codeMarks = new byte[1 << 20];
+    readonly BufferCodeReader _pageReader = new(4096);
+    readonly BufferCodeReader _crossReader = new(16);
+    readonly Decoder _decoder16, _decoder32, _crossDecoder16, _crossDecoder32;
+    Instruction _crossInstruction;
+
+    CodePage GetCodePage(uint phys)
+    {
+        uint key = (phys >> 12) << 1 | (_code32 ? 1u : 0);
+        CodePage?[] dir = _codeDir[key >> 10] ??= new CodePage?[1024];
+        ref CodePage? p = ref dir[key & 1023];
+        if (p == null)
+        {
+            p = new CodePage();
+            _codeMarks[phys >> 12] = 1;
+        }
+        return p;
+    }
+
+    /// <summary>Discards decoded instructions of a physical page after a write to it.</summary>
+    void InvalidateCodePage(uint page)
+    {
+        _codeMarks[page] = 0;
+        uint key = page << 1;
+        CodePage?[]? dir = _codeDir[key >> 10];
+        if (dir != null) { dir[key & 1023] = null; dir[(key + 1) & 1023] = null; }
+        _breakBlock = true;
+    }
+
+    /// <summary>Tells the CPU that something other than the CPU (DMA, a device, the loader) wrote guest memory.</summary>
+    public void InvalidateCode(uint physical, uint length)
+    {
+        if (length == 0) return;
+        for (ulong page = physical >> 12; page <= (physical + (ulong)length - 1) >> 12 && page < (1 << 20); page++)
+            if (_codeMarks[page] != 0) InvalidateCodePage((uint)page);
+    }
+
+    /// <summary>Drops every decoded instruction (after remapping memory, e.g. shadow RAM changes).</summary>
+    public void FlushDecodeCache()
+    {
+        Array.Clear(_codeDir);
+        Array.Clear(_codeMarks);
+        _breakBlock = true;
+    }
+
+    /// <summary>Decodes a block starting at <paramref name="phys"/>; returns its first index or -2 if it crosses the page.</summary>
+    int DecodeBlock(CodePage page, uint phys)
+    {
+        uint pageBase = phys & ~0xFFFu;
+        byte[] buf = _pageReader.Buffer;
+        if (_mem.CanReadDirect(pageBase))
+            Buffer.BlockCopy(_mem.Ram, (int)pageBase, buf, 0, 4096);
+        else
+            for (int i = 0; i < 4096; i++) buf[i] = _mem.Bus.Read8(pageBase + (uint)i);
+        _pageReader.Position = (int)(phys & 0xFFF);
+        _pageReader.End = 4096;
+        Decoder d = _code32 ? _decoder32 : _decoder16;
+        d.IP = phys & 0xFFF;
+        int first = page.Count;
+        int n = 0;
+        while (true)
+        {
+            uint offset = (uint)d.IP;
+            d.Decode(out Instruction ins);
+            if (d.LastError == DecoderError.NoMoreBytes)
+            {
+                page.Start[offset] = CodePage.Crossing;
+                if (n == 0) return -2;
+                page.End[page.Count - 1] = true;
+                break;
+            }
+            n++;
+            uint next = offset + (uint)ins.Length;
+            bool end = ins.FlowControl != FlowControl.Next || n >= MaxBlock || next >= 4096
+                || page.Start[next] != 0;
+            page.Start[offset] = (ushort)(page.Count + 1);
+            page.Append(ins, end);
+            if (end) break;
+        }
+        return first;
+    }
+
+    /// <summary>Executes one instruction that crosses a page boundary, fetching its bytes through the MMU.</summary>
+    void ExecuteUncached(uint lin)
+    {
+        byte[] buf = _crossReader.Buffer;
+        int have = 0;
+        bool fetchFault = false;
+        int vector = 0, error = 0;
+        uint cr2 = _cr2;
+        for (; have < 15; have++)
+        {
+            uint p = TranslateFetch(lin + (uint)have);
+            if (_faulted)
+            {
+                fetchFault = true; vector = _faultVector; error = _faultError;
+                _faulted = false; _breakBlock = false;
+                break;
+            }
+            buf[have] = _mem.Read8(p);
+        }
+        _crossReader.Position = 0;
+        _crossReader.End = have;
+        Decoder d = _code32 ? _crossDecoder32 : _crossDecoder16;
+        d.IP = lin & 0xFFF;
+        d.Decode(out _crossInstruction);
+        if (d.LastError == DecoderError.NoMoreBytes)
+        {
+            if (fetchFault) { RaiseFault(vector, error); return; }
+            _crossInstruction = default;
+        }
+        else _cr2 = cr2;   // the fault was beyond the instruction's end
+        _eipStart = _eip;
+        _eip = (_eip + (uint)_crossInstruction.Length) & _ipMask;
+        Execute(ref _crossInstruction);
+    }
+}

@@ -1,0 +1,119 @@
+using System.Runtime.CompilerServices;
+
+namespace Emu.X86;
+
+// Linear-to-physical translation: a direct-mapped software TLB in front of the two-level page walk
+// (4 KiB pages and 4 MiB PSE pages, CR0.WP, global pages, accessed/dirty bits).
+public sealed partial class Cpu
+{
+    const int TlbBits = 10, TlbSize = 1 << TlbBits, TlbMask = TlbSize - 1;
+    const byte TlbUserRead = 1, TlbSupWrite = 2, TlbUserWrite = 4, TlbDirty = 8, TlbGlobal = 16;
+
+    readonly uint[] _tlbTag = new uint[TlbSize];    // linear page | 1 when valid
+    readonly uint[] _tlbPhys = new uint[TlbSize];
+    readonly byte[] _tlbRights = new byte[TlbSize];
+    bool _paging;
+    uint _a20Mask = 0xFFFFFFFF;
+
+    /// <summary>Gate A20: when false, physical address bit 20 is forced to zero.</summary>
+    public bool A20Enabled
+    {
+        get => _a20Mask == 0xFFFFFFFF;
+        set { _a20Mask = value ? 0xFFFFFFFF : 0xFFEFFFFF; FlushTlb(true); _breakBlock = true; }
+    }
+
+    /// <summary>Drops TLB entries; global ones survive unless <paramref name="includeGlobal"/>.</summary>
+    void FlushTlb(bool includeGlobal)
+    {
+        if (includeGlobal || (_cr4 & Cr4PGE) == 0) { Array.Clear(_tlbTag); return; }
+        for (int i = 0; i < TlbSize; i++)
+            if ((_tlbRights[i] & TlbGlobal) == 0) _tlbTag[i] = 0;
+    }
+
+    void InvalidateTlbPage(uint lin)
+    {
+        int i = (int)(lin >> 12) & TlbMask;
+        if ((_tlbTag[i] & ~1u) == (lin & ~0xFFFu)) _tlbTag[i] = 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    uint Translate(uint lin, bool write, bool user)
+    {
+        if (!_paging) return lin & _a20Mask;
+        int i = (int)(lin >> 12) & TlbMask;
+        if (_tlbTag[i] == ((lin & ~0xFFFu) | 1))
+        {
+            int need = write ? (user ? TlbUserWrite | TlbDirty : TlbSupWrite | TlbDirty) : (user ? TlbUserRead : 0);
+            if ((_tlbRights[i] & need) == need) return _tlbPhys[i] | (lin & 0xFFF);
+        }
+        return Walk(lin, write, user, false);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    uint TranslateFetch(uint lin) => Translate(lin, false, _user);
+
+    /// <summary>Walks the page tables, updates A/D bits and fills the TLB; raises #PF on failure.</summary>
+    uint Walk(uint lin, bool write, bool user, bool fetch)
+    {
+        uint pdeAddr = (_cr3 & 0xFFFFF000) | ((lin >> 20) & 0xFFC);
+        uint pde = _mem.Read32(pdeAddr & _a20Mask);
+        uint err = (write ? 2u : 0) | (user ? 4u : 0);
+        if ((pde & 1) == 0) return PageFault(lin, err);
+        uint phys, rights;
+        bool global;
+        if ((pde & 0x80) != 0 && (_cr4 & Cr4PSE) != 0)
+        {
+            rights = pde;
+            if (!Permitted(rights, write, user)) return PageFault(lin, err | 1);
+            uint newPde = pde | 0x20 | (write ? 0x40u : 0);
+            if (newPde != pde) _mem.Write32(pdeAddr & _a20Mask, newPde);
+            phys = (pde & 0xFFC00000) | (lin & 0x003FF000);
+            global = (pde & 0x100) != 0;
+            pde = newPde;
+            rights = pde;
+        }
+        else
+        {
+            uint pteAddr = (pde & 0xFFFFF000) | ((lin >> 10) & 0xFFC);
+            uint pte = _mem.Read32(pteAddr & _a20Mask);
+            if ((pte & 1) == 0) return PageFault(lin, err);
+            // User and write permission are the AND of both levels.
+            rights = (pde & pte & 6) | (pte & ~6u);
+            if (!Permitted(rights, write, user)) return PageFault(lin, err | 1);
+            if ((pde & 0x20) == 0) _mem.Write32(pdeAddr & _a20Mask, pde | 0x20);
+            uint newPte = pte | 0x20 | (write ? 0x40u : 0);
+            if (newPte != pte) _mem.Write32(pteAddr & _a20Mask, newPte);
+            phys = pte & 0xFFFFF000;
+            global = (pte & 0x100) != 0;
+            rights = (rights & ~0x40u) | (newPte & 0x40);
+        }
+        int i = (int)(lin >> 12) & TlbMask;
+        byte r = 0;
+        if ((rights & 4) != 0) r |= TlbUserRead;
+        if ((rights & 4) != 0 && (rights & 2) != 0) r |= TlbUserWrite;
+        if ((rights & 2) != 0 || (_cr0 & Cr0WP) == 0) r |= TlbSupWrite;
+        if ((rights & 0x40) != 0) r |= TlbDirty;
+        if (global && (_cr4 & Cr4PGE) != 0) r |= TlbGlobal;
+        _tlbTag[i] = (lin & ~0xFFFu) | 1;
+        _tlbPhys[i] = phys & _a20Mask;
+        _tlbRights[i] = r;
+        return (phys | (lin & 0xFFF)) & _a20Mask;
+    }
+
+    bool Permitted(uint rights, bool write, bool user)
+    {
+        if (user)
+        {
+            if ((rights & 4) == 0) return false;
+            return !write || (rights & 2) != 0;
+        }
+        return !write || (rights & 2) != 0 || (_cr0 & Cr0WP) == 0;
+    }
+
+    uint PageFault(uint lin, uint err)
+    {
+        _cr2 = lin;
+        RaiseFault(Vector.PF, (int)err);
+        return 0;
+    }
+}

@@ -1,0 +1,108 @@
+using Iced.Intel;
+
+namespace Emu.X86;
+
+// String instructions with REP/REPE/REPNE. A long REP runs in slices: after a slice EIP stays on the
+// instruction so pending interrupts are taken between slices, exactly as an interrupted REP would.
+public sealed partial class Cpu
+{
+    const int RepSlice = 4096;
+
+    void StringOp(ref Instruction i)
+    {
+        if (!i.IsStringInstruction) { UD(); return; }
+        Mnemonic m = i.Mnemonic;
+        int size = MemSize[(int)i.MemorySize];
+        bool a32 = i.Op0Kind is OpKind.MemoryESEDI or OpKind.MemorySegESI || i.Op1Kind is OpKind.MemoryESEDI or OpKind.MemorySegESI;
+        uint amask = a32 ? 0xFFFFFFFF : 0xFFFF;
+        bool rep = i.HasRepPrefix || i.HasRepnePrefix;
+        int srcSeg = MemSeg(i);
+        int delta = (_flags & Flags.DF) != 0 ? -size : size;
+        bool isIo = m is Mnemonic.Insb or Mnemonic.Insw or Mnemonic.Insd or Mnemonic.Outsb or Mnemonic.Outsw or Mnemonic.Outsd;
+        if (isIo && !IoPermitted((ushort)R[2], size)) return;
+        bool compare = m is Mnemonic.Cmpsb or Mnemonic.Cmpsw or Mnemonic.Cmpsd or Mnemonic.Scasb or Mnemonic.Scasw or Mnemonic.Scasd;
+        bool repe = i.HasRepePrefix;
+
+        uint count = R[1] & amask;
+        if (rep && count == 0) return;
+        for (int n = 0; ; n++)
+        {
+            uint si = R[6] & amask, di = R[7] & amask;
+            switch (m)
+            {
+                case Mnemonic.Movsb: case Mnemonic.Movsw: case Mnemonic.Movsd:
+                    {
+                        uint v = ReadMem(srcSeg, si, size);
+                        if (_faulted) return;
+                        WriteMem(ES, di, size, v);
+                        if (_faulted) return;
+                        AdvanceIndex(6, delta, amask);
+                        AdvanceIndex(7, delta, amask);
+                        break;
+                    }
+                case Mnemonic.Stosb: case Mnemonic.Stosw: case Mnemonic.Stosd:
+                    WriteMem(ES, di, size, R[0]);
+                    if (_faulted) return;
+                    AdvanceIndex(7, delta, amask);
+                    break;
+                case Mnemonic.Lodsb: case Mnemonic.Lodsw: case Mnemonic.Lodsd:
+                    {
+                        uint v = ReadMem(srcSeg, si, size);
+                        if (_faulted) return;
+                        SetReg(size == 1 ? Register.AL : size == 2 ? Register.AX : Register.EAX, v);
+                        AdvanceIndex(6, delta, amask);
+                        break;
+                    }
+                case Mnemonic.Cmpsb: case Mnemonic.Cmpsw: case Mnemonic.Cmpsd:
+                    {
+                        uint a = ReadMem(srcSeg, si, size);
+                        if (_faulted) return;
+                        uint b = ReadMem(ES, di, size);
+                        if (_faulted) return;
+                        SetLazy(LazyOp.Sub, a, b, a - b, size);
+                        AdvanceIndex(6, delta, amask);
+                        AdvanceIndex(7, delta, amask);
+                        break;
+                    }
+                case Mnemonic.Scasb: case Mnemonic.Scasw: case Mnemonic.Scasd:
+                    {
+                        uint b = ReadMem(ES, di, size);
+                        if (_faulted) return;
+                        uint a = R[0] & SizeMask(size);
+                        SetLazy(LazyOp.Sub, a, b, a - b, size);
+                        AdvanceIndex(7, delta, amask);
+                        break;
+                    }
+                case Mnemonic.Insb: case Mnemonic.Insw: case Mnemonic.Insd:
+                    {
+                        if (!ProbeMemWrite(ES, di, size)) return;
+                        uint v = PortIn((ushort)R[2], size);
+                        WriteMem(ES, di, size, v);
+                        AdvanceIndex(7, delta, amask);
+                        break;
+                    }
+                default: // OUTS
+                    {
+                        uint v = ReadMem(srcSeg, si, size);
+                        if (_faulted) return;
+                        PortOut((ushort)R[2], size, v);
+                        AdvanceIndex(6, delta, amask);
+                        break;
+                    }
+            }
+            if (!rep) return;
+            count = (count - 1) & amask;
+            R[1] = (R[1] & ~amask) | count;
+            if (count == 0) return;
+            if (compare && ZeroFlag != repe) return;
+            if (n >= RepSlice || _breakBlock)
+            {
+                _eip = _eipStart;
+                _breakBlock = true;
+                return;
+            }
+        }
+    }
+
+    void AdvanceIndex(int reg, int delta, uint amask) => R[reg] = (R[reg] & ~amask) | ((R[reg] + (uint)delta) & amask);
+}

@@ -1,0 +1,251 @@
+using Iced.Intel;
+
+namespace Emu.X86;
+
+/// <summary>An interpreting i386..Pentium Pro class CPU core decoding with Iced.</summary>
+public sealed partial class Cpu
+{
+    internal const int ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
+
+    readonly PhysicalMemory _mem;
+    readonly IIoPorts _io;
+    readonly IInterruptController? _pic;
+
+    // General registers in encoding order EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI.
+    internal readonly uint[] R = new uint[8];
+    internal readonly Segment[] S = new Segment[6];
+
+    uint _eip;
+    uint _eipStart;      // start of the executing instruction: faults restart here
+    uint _ipMask;        // 0xFFFF for 16-bit code segments
+    bool _code32;        // CS.D
+    bool _stack32;       // SS.B
+    int _cpl;
+    bool _user;          // CPL == 3: paging checks user permissions
+
+    bool _halted;
+    bool _breakBlock;    // leave the current decoded block after this instruction
+    bool _interruptShadow;
+    bool _nmiPending, _inNmi;
+    bool _stopRequested;
+    bool _shutdown;
+    ulong _instructions;
+
+    /// <summary>Creates a CPU over the given memory, port space and optional interrupt controller, then resets it.</summary>
+    public Cpu(PhysicalMemory memory, IIoPorts io, IInterruptController? interruptController = null)
+    {
+        _mem = memory;
+        _io = io;
+        _pic = interruptController;
+        _fpu = new X87();
+        _decoder16 = Decoder.Create(16, _pageReader, 0, DecoderOptions.None);
+        _decoder32 = Decoder.Create(32, _pageReader, 0, DecoderOptions.None);
+        _crossDecoder16 = Decoder.Create(16, _crossReader, 0, DecoderOptions.None);
+        _crossDecoder32 = Decoder.Create(32, _crossReader, 0, DecoderOptions.None);
+        Reset();
+    }
+
+    /// <summary>Supplies the time stamp counter for RDTSC; defaults to the retired instruction count.</summary>
+    public Func<ulong>? TimeStampSource { get; set; }
+
+    /// <summary>Raised on a triple fault (shutdown); the machine decides whether to reset.</summary>
+    public event Action? ShutdownRequested;
+
+    /// <summary>True once the CPU executed HLT and no interrupt has woken it yet.</summary>
+    public bool Halted => _halted;
+
+    /// <summary>True after a triple fault until the next <see cref="Reset"/>.</summary>
+    public bool InShutdown => _shutdown;
+
+    /// <summary>Instructions retired since construction.</summary>
+    public ulong InstructionCount => _instructions;
+
+    /// <summary>Current privilege level.</summary>
+    public int Cpl => _cpl;
+
+    /// <summary>Puts the CPU in its power-on state: real mode at F000:FFF0 with CS base FFFF0000.</summary>
+    public void Reset()
+    {
+        Array.Clear(R);
+        R[2] = 0x0000_0633; // EDX: family 6, model 3, stepping 3 signature
+        _flags = Flags.Reserved1;
+        _lop = LazyOp.None;
+        _cr0 = 0x6000_0010;
+        _cr2 = _cr3 = _cr4 = 0;
+        Array.Clear(_dr);
+        _dr[6] = 0xFFFF0FF0;
+        _dr[7] = 0x400;
+        for (int i = 0; i < 6; i++)
+        {
+            S[i] = new Segment { Selector = 0, Base = 0, Limit = 0xFFFF, Attributes = 0x93 };
+            S[i].Refresh(false);
+        }
+        S[CS].Selector = 0xF000;
+        S[CS].Base = 0xFFFF0000;
+        S[CS].Attributes = 0x9B;
+        S[CS].Refresh(false);
+        _gdtrBase = _idtrBase = 0;
+        _gdtrLimit = _idtrLimit = 0xFFFF;
+        _ldtr = new Segment { Attributes = 0x82, Limit = 0xFFFF };
+        _tr = new Segment { Attributes = 0x8B, Limit = 0xFFFF };
+        _eip = 0xFFF0;
+        _cpl = 0;
+        _halted = false;
+        _interruptShadow = false;
+        _nmiPending = _inNmi = false;
+        _shutdown = false;
+        _faulted = false;
+        _tsc = 0;
+        _msrApicBase = 0xFEE0_0900;
+        _sysenterCs = _sysenterEsp = _sysenterEip = 0;
+        _fpu.Init();
+        _a20Mask = 0xFFFFFFFF;
+        UpdateModeCaches();
+        FlushTlb(true);
+        FlushDecodeCache();
+    }
+
+    /// <summary>Asks <see cref="Run"/> to return after the current instruction.</summary>
+    public void Stop()
+    {
+        _stopRequested = true;
+        _breakBlock = true;
+    }
+
+    /// <summary>Latches a non-maskable interrupt, delivered at the next instruction boundary.</summary>
+    public void RaiseNmi() => _nmiPending = true;
+
+    /// <summary>Executes up to <paramref name="instructionBudget"/> instructions; returns how many retired.</summary>
+    /// <remarks>Returns early on HLT with no interrupt pending, on <see cref="Stop"/>, and on shutdown.</remarks>
+    public int Run(int instructionBudget)
+    {
+        _stopRequested = false;
+        int executed = 0;
+        while (executed < instructionBudget && !_stopRequested && !_shutdown)
+        {
+            if (_interruptShadow)
+                _interruptShadow = false;
+            else if (_nmiPending && !_inNmi)
+            {
+                _nmiPending = false;
+                _inNmi = true;
+                _halted = false;
+                DeliverEvent(Vector.NMI, -1, InterruptSource.External);
+                continue;
+            }
+            else if ((_flags & Flags.IF) != 0 && _pic != null && _pic.HasInterrupt)
+            {
+                _halted = false;
+                DeliverEvent(_pic.Acknowledge() & 0xFF, -1, InterruptSource.External);
+                continue;
+            }
+            if (_halted) break;
+
+            bool singleStep = (_flags & Flags.TF) != 0;
+            uint lin = S[CS].Base + _eip;
+            uint phys = TranslateFetch(lin);
+            if (_faulted) { HandleFault(); continue; }
+            CodePage page = GetCodePage(phys);
+            int idx = page.Start[phys & 0xFFF] - 1;
+            if (idx < 0)
+            {
+                idx = idx == -1 ? DecodeBlock(page, phys) : -2;
+                if (idx < 0)
+                {
+                    ExecuteUncached(lin);
+                    executed++;
+                    if (_faulted) HandleFault();
+                    else if (singleStep) SingleStepTrap();
+                    _breakBlock = false;
+                    continue;
+                }
+            }
+            Instruction[] code = page.Code;
+            bool[] ends = page.End;
+            while (true)
+            {
+                ref Instruction ins = ref code[idx];
+                _eipStart = _eip;
+                _eip = (_eip + (uint)ins.Length) & _ipMask;
+                Execute(ref ins);
+                executed++;
+                if (_breakBlock)
+                {
+                    _breakBlock = false;
+                    if (_faulted) { HandleFault(); break; }
+                }
+                else if (!ends[idx] && executed < instructionBudget && !singleStep)
+                {
+                    idx++;
+                    continue;
+                }
+                if (singleStep && !_faulted) SingleStepTrap();
+                break;
+            }
+        }
+        _instructions += (ulong)executed;
+        return executed;
+    }
+
+    void SingleStepTrap()
+    {
+        _dr[6] |= 0x4000;
+        DeliverEvent(Vector.DB, -1, InterruptSource.Exception);
+    }
+
+    /// <summary>Recomputes cached mode bits after CS, SS, CR0 or EFLAGS.VM changed.</summary>
+    void UpdateModeCaches()
+    {
+        _code32 = S[CS].Big && !V86;
+        _ipMask = _code32 ? 0xFFFFFFFF : 0xFFFF;
+        _stack32 = S[SS].Big && !V86;
+        _user = _cpl == 3;
+        _paging = (_cr0 & Cr0PG) != 0 && (_cr0 & Cr0PE) != 0;
+    }
+
+    void OnFlagsChanged(uint old)
+    {
+        // IF or TF changes must be noticed at the next block boundary.
+        _breakBlock = true;
+        if (((old ^ _flags) & Flags.VM) != 0) UpdateModeCaches();
+    }
+
+    /// <summary>Protected mode enabled (CR0.PE).</summary>
+    public bool ProtectedMode => (_cr0 & Cr0PE) != 0;
+
+    /// <summary>Virtual-8086 mode (EFLAGS.VM in protected mode).</summary>
+    public bool V86 => (_flags & Flags.VM) != 0 && (_cr0 & Cr0PE) != 0;
+
+    /// <summary>Instruction pointer (offset in CS).</summary>
+    public uint Eip
+    {
+        get => _eip;
+        set { _eip = value; _breakBlock = true; }
+    }
+
+    public uint Eax { get => R[0]; set => R[0] = value; }
+    public uint Ecx { get => R[1]; set => R[1] = value; }
+    public uint Edx { get => R[2]; set => R[2] = value; }
+    public uint Ebx { get => R[3]; set => R[3] = value; }
+    public uint Esp { get => R[4]; set => R[4] = value; }
+    public uint Ebp { get => R[5]; set => R[5] = value; }
+    public uint Esi { get => R[6]; set => R[6] = value; }
+    public uint Edi { get => R[7]; set => R[7] = value; }
+
+    /// <summary>A general register by encoding number (0 = EAX .. 7 = EDI).</summary>
+    public uint GetRegister(int index) => R[index];
+
+    /// <summary>Sets a general register by encoding number (0 = EAX .. 7 = EDI).</summary>
+    public void SetRegister(int index, uint value) => R[index] = value;
+
+    /// <summary>A segment register with its descriptor cache.</summary>
+    public Segment GetSegment(SegReg seg) => S[(int)seg];
+
+    /// <summary>Loads a segment register the real-mode way (base = selector * 16), for firmware setup and tests.</summary>
+    public void SetSegmentReal(SegReg seg, ushort selector)
+    {
+        S[(int)seg].LoadReal(selector, false);
+        UpdateModeCaches();
+        _breakBlock = true;
+    }
+}
