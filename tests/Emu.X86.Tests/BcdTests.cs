@@ -43,13 +43,13 @@ public class BcdTests
     [Fact]
     public void AamAndAad()
     {
-        var cpu = Exec.Run(a => { a.mov(al, 79); a.aam(); });
+        var cpu = Exec.Run(a => { a.mov(al, 79); a.aam(10); });
         Assert.Equal(0x0709u, cpu.Eax & 0xFFFF);
-        cpu = Exec.Run(a => { a.mov(ax, 0x0709); a.aad(); });
+        cpu = Exec.Run(a => { a.mov(ax, 0x0709); a.aad(10); });
         Assert.Equal(79u, cpu.Eax & 0xFFFF);
         cpu = Exec.Run(a => { a.mov(al, 0x3F); a.aam(16); });
         Assert.Equal(0x030Fu, cpu.Eax & 0xFFFF);
-        cpu = Exec.Run(a => { a.mov(ax, 0x0000); a.aad(); });
+        cpu = Exec.Run(a => { a.mov(ax, 0x0000); a.aad(10); });
         Assert.Equal(Flags.ZF | Flags.PF, cpu.Eflags & (Flags.ZF | Flags.PF | Flags.SF));
     }
 }

@@ -72,7 +72,10 @@ public class ShiftTests
         Assert.Equal(0u, cpu.Eflags & Flags.CF);
         cpu = Exec.Run(a => { a.mov(eax, 0x12345678); a.mov(ebx, 0x9ABCDEF0); a.mov(cl, 12); a.shrd(eax, ebx, cl); });
         Assert.Equal(0xEF012345u, cpu.Eax);
-        Assert.Equal(Flags.CF, cpu.Eflags & Flags.CF);
+        Assert.Equal(0u, cpu.Eflags & Flags.CF);             // bit 11 of 0x12345678
+        cpu = Exec.Run(a => { a.mov(eax, 0x12345678); a.mov(ebx, 0); a.shrd(eax, ebx, 4); });
+        Assert.Equal(0x01234567u, cpu.Eax);
+        Assert.Equal(Flags.CF, cpu.Eflags & Flags.CF);        // bit 3 of 0x78
         cpu = Exec.Run(a => { a.mov(ax, 0x8001); a.mov(bx, 0xFFFF); a.shld(ax, bx, 1); });
         Assert.Equal(0x0003u, cpu.Eax & 0xFFFF);
         Assert.Equal(Flags.CF | Flags.OF, cpu.Eflags & (Flags.CF | Flags.OF));

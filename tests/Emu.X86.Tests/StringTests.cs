@@ -65,7 +65,7 @@ public class StringTests
     {
         var m = Run(_ => { }, a =>
         {
-            a.cld(); a.mov(edi, 0x4000); a.mov(ecx, 3); a.mov(eax, 0xDEADBEEF); a.rep.stosd(__dword_ptr[edi]);
+            a.cld(); a.mov(edi, 0x4000); a.mov(ecx, 3); a.mov(eax, 0xDEADBEEF); a.db(0x67, 0xF3, 0x66, 0xAB);   // addr32 rep stosd
         });
         Assert.Equal(0xDEADBEEFu, m.Dword(0x4008));
         Assert.Equal(0u, m.Dword(0x400C));

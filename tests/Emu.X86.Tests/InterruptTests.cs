@@ -1,0 +1,124 @@
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Emu.X86.Tests;
+
+public class InterruptTests
+{
+    static void SetVector(TestMachine m, int vector, ushort seg, ushort off)
+    {
+        m.Ram[vector * 4] = (byte)off; m.Ram[vector * 4 + 1] = (byte)(off >> 8);
+        m.Ram[vector * 4 + 2] = (byte)seg; m.Ram[vector * 4 + 3] = (byte)(seg >> 8);
+    }
+
+    [Fact]
+    public void InvalidOpcodeRaisesUdThroughIvt()
+    {
+        var m = new TestMachine();
+        m.Load(0x600, TestMachine.Assemble(16, 0x600, a =>
+        {
+            a.pop(bx);                      // faulting IP
+            a.mov(__word_ptr[0x500], bx);
+            a.mov(al, 6);
+            a.@out(0xF4, al);
+        }));
+        SetVector(m, 6, 0, 0x600);
+        m.RunReal(a => { a.mov(ax, 1); a.ud2(); a.mov(al, 0xFF); a.@out(0xF4, al); });
+        Assert.Equal(6, m.ExitCode);
+        Assert.Equal(TestMachine.CodeBase + 3, m.Word(0x500));
+    }
+
+    [Fact]
+    public void UndecodableBytesRaiseUd()
+    {
+        var m = new TestMachine();
+        m.Load(0x600, TestMachine.Assemble(16, 0x600, a => { a.mov(al, 6); a.@out(0xF4, al); }));
+        SetVector(m, 6, 0, 0x600);
+        m.RunReal(a => { a.db(0x0F, 0xFF); a.mov(al, 0xFF); a.@out(0xF4, al); });
+        Assert.Equal(6, m.ExitCode);
+    }
+
+    [Fact]
+    public void SoftwareInterruptAndIret()
+    {
+        var m = new TestMachine();
+        m.Load(0x600, TestMachine.Assemble(16, 0x600, a => { a.add(ax, 0x100); a.iret(); }));
+        SetVector(m, 0x21, 0, 0x600);
+        m.RunReal(a => { a.mov(ax, 1); a.@int(0x21); a.@int(0x21); a.hlt(); });
+        Assert.Equal(0x201u, m.Cpu.Eax & 0xFFFF);
+        Assert.Equal(0x7000u, m.Cpu.Esp & 0xFFFF);
+    }
+
+    [Fact]
+    public void ExternalInterruptWakesHlt()
+    {
+        var m = new TestMachine();
+        m.Load(0x600, TestMachine.Assemble(16, 0x600, a => { a.mov(bx, 0x1234); a.iret(); }));
+        SetVector(m, 0x08, 0, 0x600);
+        m.RunReal(a => { a.cli(); a.hlt(); });
+        Assert.True(m.Cpu.Halted);
+        // Masked: a pending interrupt does not wake a CLI'd HLT.
+        m.PendingVector = 0x08;
+        m.Cpu.Run(100);
+        Assert.True(m.Cpu.Halted);
+
+        var m2 = new TestMachine();
+        m2.Load(0x600, TestMachine.Assemble(16, 0x600, a => { a.mov(bx, 0x1234); a.iret(); }));
+        SetVector(m2, 0x08, 0, 0x600);
+        m2.RunReal(a => { a.sti(); a.hlt(); a.mov(al, 3); a.@out(0xF4, al); });
+        Assert.True(m2.Cpu.Halted);
+        m2.PendingVector = 0x08;
+        m2.Run();
+        Assert.Equal(3, m2.ExitCode);
+        Assert.Equal(0x1234u, m2.Cpu.Ebx & 0xFFFF);
+    }
+
+    [Fact]
+    public void TrapFlagSingleSteps()
+    {
+        var m = new TestMachine();
+        // #DB handler counts steps in SI.
+        m.Load(0x600, TestMachine.Assemble(16, 0x600, a => { a.inc(si); a.iret(); }));
+        SetVector(m, 1, 0, 0x600);
+        m.RunReal(a =>
+        {
+            a.xor(si, si);
+            a.pushf(); a.pop(ax); a.or(ax, 0x100); a.push(ax);
+            a.popf();            // TF on: the trap comes after the next instruction
+            a.nop(); a.nop(); a.nop();
+            a.pushf(); a.pop(ax); a.and(ax, 0xFEFF); a.push(ax);
+            a.popf();
+            a.hlt();
+        });
+        // Traps after: nop, nop, nop, pushf, pop, and, push, popf = 8.
+        Assert.Equal(8u, m.Cpu.Esi & 0xFFFF);
+    }
+
+    [Fact]
+    public void SelfModifyingCodeIsSeen()
+    {
+        var m = new TestMachine().RunReal(a =>
+        {
+            var patch = a.CreateLabel();
+            a.xor(ax, ax);
+            a.mov(__byte_ptr[patch], 0x40);     // rewrite "mov al,0x11" immediate...
+            a.db(0xB0);                          // mov al, imm8
+            a.Label(ref patch);
+            a.db(0x11);
+            a.hlt();
+        });
+        Assert.Equal(0x40u, m.Cpu.Eax & 0xFF);
+    }
+
+    [Fact]
+    public void CodeRewrittenBetweenRunsIsRedecoded()
+    {
+        var m = new TestMachine();
+        m.RunReal(a => { a.mov(al, 1); a.hlt(); });
+        Assert.Equal(1u, m.Cpu.Eax & 0xFF);
+        m.Ram[TestMachine.CodeBase + 1] = 2;   // a device-style write the CPU did not see
+        m.Cpu.InvalidateCode(TestMachine.CodeBase, 1);
+        m.Cpu.Eip = TestMachine.CodeBase;
+        m.Cpu.Run(10);
+        Assert.Equal(2u, m.Cpu.Eax & 0xFF);
+    }
+}
