@@ -115,7 +115,8 @@ public sealed partial class Cpu
     bool ProbeWrite(uint lin, int size, bool user)
     {
         Translate(lin, true, user);
-        if (!_faulted && ((lin + (uint)size - 1) ^ lin) >= 0x1000) Translate(lin + (uint)size - 1, true, user);
+        // The second page faults at its first byte, as the hardware reports it in CR2.
+        if (!_faulted && ((lin + (uint)size - 1) ^ lin) >= 0x1000) Translate((lin + (uint)size - 1) & ~0xFFFu, true, user);
         return !_faulted;
     }
 

@@ -11,7 +11,7 @@ public class MemoryAndClockTests
         memory.Write64(0x1FFC, 0x1122_3344_5566_7788);
         Assert.Equal(0x1122_3344_5566_7788UL, memory.Read64(0x1FFC));
         Assert.Equal(0x5566_7788u, memory.Read32(0x1FFC));
-        Assert.Equal(0x3344, memory.Read16(0x2002));
+        Assert.Equal(0x1122, memory.Read16(0x2002));
         Assert.Equal(0x11, memory.Read8(0x2003));
     }
 
@@ -22,8 +22,7 @@ public class MemoryAndClockTests
         memory.Write8(0xA_0000, 1);
         Assert.Equal(0xFF, memory.Read8(0xA_0000));
         Assert.Equal(0xFFFF_FFFFu, memory.Read32(0x30_0000));
-        Assert.Equal(0xFFFFu, memory.Read16(0x1F_FFFF) | 0xFF); // last RAM byte then nothing
-        Assert.Equal(0xFF, memory.Read16(0x1F_FFFF) >> 8);
+        Assert.Equal(0xFF00, memory.Read16(0x1F_FFFF)); // last RAM byte (0), then nothing
     }
 
     [Fact]
@@ -56,7 +55,7 @@ public class MemoryAndClockTests
     [Fact]
     public void HighRamLivesAbove4G()
     {
-        var memory = new PhysicalMemory(0xE000_0000L + 0x10_0000 > Array.MaxLength ? 4 << 20 : 4 << 20);
+        var memory = new PhysicalMemory(4 << 20);
         Assert.Equal(0, memory.HighRamSize);
         Assert.Equal(-1, memory.RamOffset(0x1_0000_0000, write: false));
         Assert.Equal(0xFF, memory.Read8(0x1_0000_0000));

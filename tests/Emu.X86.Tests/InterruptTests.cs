@@ -98,12 +98,9 @@ public class InterruptTests
     {
         var m = new TestMachine().RunReal(a =>
         {
-            var patch = a.CreateLabel();
-            a.xor(ax, ax);
-            a.mov(__byte_ptr[patch], 0x40);     // rewrite "mov al,0x11" immediate...
-            a.db(0xB0);                          // mov al, imm8
-            a.Label(ref patch);
-            a.db(0x11);
+            a.xor(ax, ax);                               // 2 bytes
+            a.mov(__byte_ptr[TestMachine.CodeBase + 8], 0x40);   // 5 bytes: patch the immediate below
+            a.db(0xB0, 0x11);                            // mov al, 0x11 at offset 7
             a.hlt();
         });
         Assert.Equal(0x40u, m.Cpu.Eax & 0xFF);
@@ -113,12 +110,19 @@ public class InterruptTests
     public void CodeRewrittenBetweenRunsIsRedecoded()
     {
         var m = new TestMachine();
-        m.RunReal(a => { a.mov(al, 1); a.hlt(); });
-        Assert.Equal(1u, m.Cpu.Eax & 0xFF);
+        m.RunReal(a =>
+        {
+            var top = a.CreateLabel();
+            a.Label(ref top);
+            a.mov(al, 1);
+            a.@out(0xF4, al);
+            a.jmp(top);
+        });
+        Assert.Equal(1, m.ExitCode);
         m.Ram[TestMachine.CodeBase + 1] = 2;   // a device-style write the CPU did not see
         m.Cpu.InvalidateCode(TestMachine.CodeBase, 1);
-        m.Cpu.Eip = TestMachine.CodeBase;
-        m.Cpu.Run(10);
-        Assert.Equal(2u, m.Cpu.Eax & 0xFF);
+        m.ExitCode = null;
+        m.Run();
+        Assert.Equal(2, m.ExitCode);
     }
 }

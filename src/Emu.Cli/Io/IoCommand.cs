@@ -252,7 +252,7 @@ public sealed class IoCommand
                     break;
                 len += s.Length;
             }
-            _out.WriteLine($"{Units.CvtStr(len)} (0x{len:x}) bytes {(alloc ? "    " : "not")} allocated at offset {Units.CvtStr(pos)} (0x{pos:x})");
+            _out.WriteLine($"{Units.CvtStr(len)} (0x{len:x}) bytes {(alloc ? "   " : "not")} allocated at offset {Units.CvtStr(pos)} (0x{pos:x})");
             pos += len;
         }
         return true;

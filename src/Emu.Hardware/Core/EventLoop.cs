@@ -31,5 +31,12 @@ public sealed class EventLoop
     }
 
     /// <summary>Blocks until work is posted or the timeout passes (used while the guest is halted).</summary>
-    public bool WaitForWork(TimeSpan timeout) => HasPending || posted.WaitOne(timeout) || HasPending;
+    public bool WaitForWork(TimeSpan timeout)
+    {
+        if (HasPending)
+            return true;
+        // A signal left over from work already drained only causes an early, harmless wake-up.
+        posted.WaitOne(timeout);
+        return HasPending;
+    }
 }

@@ -1,0 +1,107 @@
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Emu.X86.Tests;
+
+public class ProtectedModeTests
+{
+    [Fact]
+    public void EntersProtectedModeWithFarJump()
+    {
+        var m = ProtectedMode.Boot(a =>
+        {
+            a.mov(ebx, 0x12345678);
+            a.mov(__dword_ptr[0x500], ebx);
+            a.mov(al, 0x33);
+            a.@out(0xF4, al);
+        });
+        Assert.Equal(0x33, m.ExitCode);
+        Assert.True(m.Cpu.ProtectedMode);
+        Assert.Equal(ProtectedMode.Code32, m.Cpu.GetSegment(SegReg.CS).Selector);
+        Assert.True(m.Cpu.GetSegment(SegReg.CS).Big);
+        Assert.Equal(0xFFFFFFFFu, m.Cpu.GetSegment(SegReg.DS).Limit);
+        Assert.Equal(0x12345678u, m.Dword(0x500));
+        Assert.Equal(0, m.Cpu.Cpl);
+        // The loaded descriptors got their accessed bit.
+        Assert.Equal(0x93, m.Ram[ProtectedMode.Gdt + 2 * 8 + 5]);
+    }
+
+    [Fact]
+    public void LoadingNullSsRaisesGp()
+    {
+        var m = ProtectedMode.Boot(a => { a.xor(eax, eax); a.mov(ss, ax); a.hlt(); });
+        Assert.Equal(0x80 | 13, m.ExitCode);
+        Assert.Equal(0u, m.Dword(ProtectedMode.ErrorSlot));
+    }
+
+    [Fact]
+    public void SelectorBeyondGdtLimitRaisesGpWithSelector()
+    {
+        var m = ProtectedMode.Boot(a => { a.mov(eax, 0x80); a.mov(ds, ax); a.hlt(); });
+        Assert.Equal(0x80 | 13, m.ExitCode);
+        Assert.Equal(0x80u, m.Dword(ProtectedMode.ErrorSlot));
+    }
+
+    [Fact]
+    public void SegmentLimitViolationRaisesGp()
+    {
+        var m = ProtectedMode.Boot(a =>
+        {
+            a.mov(ax, 0x38);
+            a.mov(ds, ax);
+            a.mov(__dword_ptr[0xFC], 1);        // last valid dword
+            a.mov(__dword_ptr[0xFD], 1);        // crosses the 0xFF limit
+            a.hlt();
+        }, setup: m => ProtectedMode.SetGdt(m, 7, ProtectedMode.Seg(0x20000, 0xFF, 0x92, 0x4)));
+        Assert.Equal(0x80 | 13, m.ExitCode);
+        Assert.Equal(1u, m.Dword(0x200FC));
+    }
+
+    [Fact]
+    public void UndefinedOpcodeInProtectedModeUsesIdt()
+    {
+        var m = ProtectedMode.Boot(a => { a.nop(); a.ud2(); });
+        uint udAt = m.Dword(ProtectedMode.EipSlot);
+        Assert.Equal(0x80 | 6, m.ExitCode);
+        Assert.Equal(6u, ProtectedMode.VectorOf(m));
+        Assert.True(udAt > ProtectedMode.Body && udAt < ProtectedMode.Body + 64);
+        Assert.Equal(0x0F, m.Ram[udAt]);
+        Assert.Equal(0x0B, m.Ram[udAt + 1]);
+    }
+
+    [Fact]
+    public void RingThreeTransitionAndGpOnPrivilegedInstruction()
+    {
+        // IRET to ring 3, then HLT there must raise #GP(0), delivered on the ring-0 stack from the TSS.
+        var m = ProtectedMode.Boot(a =>
+        {
+            a.push(ProtectedMode.UserData);        // SS
+            a.push(0x7000);                        // ESP
+            a.push(0x202);                         // EFLAGS
+            a.push(ProtectedMode.UserCode);        // CS
+            a.push(0x8100);                        // EIP
+            a.iretd();
+        }, setup: m => m.Load(0x8100, TestMachine.Assemble(32, 0x8100, a => { a.mov(eax, 0xC0DE); a.hlt(); })));
+        Assert.Equal(0x80 | 13, m.ExitCode);
+        Assert.Equal(0u, m.Dword(ProtectedMode.ErrorSlot));
+        Assert.Equal(0x8105u, m.Dword(ProtectedMode.EipSlot));   // the HLT after the 5-byte MOV
+        Assert.Equal(0, m.Cpu.Cpl);
+        // Ring-0 stack from TSS.ESP0 = 0x9000; the handler popped error code and EIP, leaving CS, EFLAGS, ESP, SS.
+        Assert.Equal(0x9000u - 16, m.Cpu.Esp);
+        Assert.Equal((uint)ProtectedMode.UserCode, m.Dword(0x9000 - 16));
+        Assert.Equal(0x7000u, m.Dword(0x9000 - 8));
+    }
+
+    [Fact]
+    public void FarCallAndReturnThroughGdt()
+    {
+        var m = ProtectedMode.Boot(a =>
+        {
+            a.db(0x9A); a.dd(0x8200); a.dw(ProtectedMode.Code32);   // call far 0x08:0x8200
+            a.mov(al, 0x44);
+            a.@out(0xF4, al);
+        }, setup: m => m.Load(0x8200, TestMachine.Assemble(32, 0x8200, a => { a.mov(ebx, 7); a.retf(); })));
+        Assert.Equal(0x44, m.ExitCode);
+        Assert.Equal(7u, m.Cpu.Ebx);
+        Assert.Equal(0x9000u, m.Cpu.Esp);
+    }
+}
