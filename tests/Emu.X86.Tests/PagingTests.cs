@@ -97,7 +97,14 @@ public class PagingTests
             // Everything user-accessible except page 0x300; PDE must allow user too.
             BuildTables(m, pte => { for (int i = 0; i < 1024; i++) pte[i] |= 4; pte[0x300] = 0x300000 | 3; });
             BitConverter.GetBytes(PageTable | 7).CopyTo(m.Ram, PageDir);
-            m.Load(0x8400, TestMachine.Assemble(32, 0x8400, a => { a.mov(eax, __dword_ptr[0x300004]); a.hlt(); }));
+            // The privilege drop nulled DS (DPL 0), so ring 3 loads its own data segment first.
+            m.Load(0x8400, TestMachine.Assemble(32, 0x8400, a =>
+            {
+                a.mov(ax, ProtectedMode.UserData);
+                a.mov(ds, ax);
+                a.mov(eax, __dword_ptr[0x300004]);
+                a.hlt();
+            }));
         }, ram: 4 << 20);
         Assert.Equal(0x80 | 14, m.ExitCode);
         Assert.Equal(5u, m.Dword(ProtectedMode.ErrorSlot));   // present | user, read

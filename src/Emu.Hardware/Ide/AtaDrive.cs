@@ -59,12 +59,8 @@ public sealed class AtaDrive
     /// <summary>Fills <paramref name="data"/> (512 bytes) with IDENTIFY DEVICE data.</summary>
     public void Identify(Span<byte> data)
     {
-        data[..SectorSize].Clear();
-        void Word(int index, int value)
-        {
-            data[2 * index] = (byte)value;
-            data[2 * index + 1] = (byte)(value >> 8);
-        }
+        var words = new ushort[SectorSize / 2];
+        void Word(int index, int value) => words[index] = (ushort)value;
         void Text(int index, int words, string text)
         {
             // ATA strings are space-padded with the two characters of each word swapped.
@@ -117,5 +113,10 @@ public sealed class AtaDrive
         Word(93, 1 | 1 << 14 | 0x2000);
         for (int i = 0; i < 4; i++)
             Word(100 + i, (int)(TotalSectors >> (16 * i)));
+        for (int i = 0; i < words.Length; i++)
+        {
+            data[2 * i] = (byte)words[i];
+            data[2 * i + 1] = (byte)(words[i] >> 8);
+        }
     }
 }

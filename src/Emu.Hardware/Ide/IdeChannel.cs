@@ -1,0 +1,644 @@
+namespace Emu.Hardware.Ide;
+
+/// <summary>One IDE channel: the task-file registers at its command and control ports, up to two ATA drives, and ATA command execution.</summary>
+/// <remarks>Sector data moves through <see cref="IDiskBackend"/> asynchronously: a command sets BSY, the backend's
+/// completion (on the event loop) finishes it and raises the channel's IRQ. Completions from a command that was
+/// superseded (reset, new command) are recognised by a generation number and ignored.</remarks>
+public sealed class IdeChannel : IIoHandler
+{
+    private const byte StatusBusy = 0x80, StatusReady = 0x40, StatusSeek = 0x10, StatusDrq = 0x08, StatusError = 0x01;
+    private const byte ErrorAbort = 0x04, ErrorIdNotFound = 0x10;
+    private const byte ControlNoInterrupt = 0x02, ControlReset = 0x04, ControlHob = 0x80;
+    private const byte DeviceLba = 0x40, DeviceSlave = 0x10;
+    private const int SectorSize = AtaDrive.SectorSize;
+    // PIO transfers are staged through the backend in chunks of this many sectors.
+    private const int ChunkSectors = 256;
+
+    private readonly Bus bus;
+    private readonly int commandBase, controlPort, irq;
+    private readonly AtaDrive?[] drives = new AtaDrive?[2];
+    private readonly byte[] buffer = new byte[ChunkSectors * SectorSize];
+    private readonly List<(ulong Address, Memory<byte> Ram)> segments = new();
+
+    // Task file: each register remembers its previous value for LBA48 ("high order byte").
+    private byte feature, count, lbaLow, lbaMid, lbaHigh;
+    private byte hobFeature, hobCount, hobLow, hobMid, hobHigh;
+    private byte device, control, status, error;
+    private bool irqPending;
+
+    private Transfer transfer;
+    private bool toDisk;            // direction of the current transfer
+    private long nextLba;           // first sector not yet moved between buffer and backend
+    private long remaining;         // sectors of the command not yet handed to/from the guest
+    private int blockSectors;       // sectors per DRQ block
+    private int chunkStart, chunkEnd; // PIO: buffer byte range staged for the guest
+    private int blockEnd, dataPos;  // PIO: current DRQ block end and position within the buffer
+    private int generation;
+    private int outstanding;        // DMA: backend requests still in flight
+    private bool failed;            // DMA: a backend request failed
+
+    private enum Transfer : byte { None, PioIn, PioOut, DmaPending, DmaRunning }
+
+    internal IdeChannel(Bus bus, int commandBase, int controlPort, int irq)
+    {
+        this.bus = bus;
+        this.commandBase = commandBase;
+        this.controlPort = controlPort;
+        this.irq = irq;
+        BusMaster = new BusMasterDma(bus.Memory) { Started = StartDma };
+        bus.Io.Register(commandBase, 1, this, IoWidth.All);
+        bus.Io.Register(commandBase + 1, 7, this);
+        bus.Io.Register(controlPort, 1, this);
+        Reset();
+    }
+
+    /// <summary>This channel's bus-master DMA registers.</summary>
+    public BusMasterDma BusMaster { get; }
+
+    /// <summary>The drive at position <paramref name="index"/> (0 master, 1 slave), if any.</summary>
+    public AtaDrive? this[int index] => drives[index];
+
+    /// <summary>True while a command waits for the backend; savevm drains the block layer until this is false.</summary>
+    public bool Busy => (status & StatusBusy) != 0;
+
+    internal void Attach(int index, AtaDrive drive)
+    {
+        drives[index] = drive;
+        SetSignature();
+    }
+
+    private AtaDrive? Selected => drives[(device & DeviceSlave) != 0 ? 1 : 0];
+
+    private bool NoDrives => drives[0] == null && drives[1] == null;
+
+    public uint Read(ushort port, int size)
+    {
+        if (NoDrives)
+            return size == 4 ? 0xFFFF_FFFF : size == 2 ? 0xFFFFu : 0xFFu;
+        if (port == controlPort)
+            return Selected == null ? 0u : status;
+        if (port == commandBase)
+            return ReadData(size);
+        bool hob = (control & ControlHob) != 0;
+        bool absent = Selected == null;
+        switch (port - commandBase)
+        {
+            case 1: return absent ? 0u : hob ? hobFeature : error;
+            case 2: return hob ? hobCount : count;
+            case 3: return hob ? hobLow : lbaLow;
+            case 4: return hob ? hobMid : lbaMid;
+            case 5: return hob ? hobHigh : lbaHigh;
+            case 6: return device;
+            default:
+                if (absent)
+                    return 0;
+                // Reading the status register (not the alternate one) acknowledges the interrupt.
+                SetIrqPending(false);
+                return status;
+        }
+    }
+
+    public void Write(ushort port, int size, uint value)
+    {
+        byte data = (byte)value;
+        if (port == controlPort)
+        {
+            WriteControl(data);
+            return;
+        }
+        if (port == commandBase)
+        {
+            WriteData(size, value);
+            return;
+        }
+        // Writes to the command block are ignored while the drive is busy.
+        if ((status & StatusBusy) != 0 && port - commandBase != 7)
+            return;
+        control &= unchecked((byte)~ControlHob); // any task-file write clears HOB
+        switch (port - commandBase)
+        {
+            case 1: hobFeature = feature; feature = data; break;
+            case 2: hobCount = count; count = data; break;
+            case 3: hobLow = lbaLow; lbaLow = data; break;
+            case 4: hobMid = lbaMid; lbaMid = data; break;
+            case 5: hobHigh = lbaHigh; lbaHigh = data; break;
+            case 6: device = (byte)(data | 0xA0); break;
+            default: ExecuteCommand(data); break;
+        }
+    }
+
+    private void WriteControl(byte data)
+    {
+        bool wasReset = (control & ControlReset) != 0;
+        control = data;
+        if ((data & ControlReset) != 0 && !wasReset)
+        {
+            // SRST asserted: abandon any command and hold the drives busy.
+            generation++;
+            transfer = Transfer.None;
+            BusMaster.Status &= unchecked((byte)~BusMasterDma.StatusActive);
+            status = StatusBusy;
+            SetIrqPending(false);
+        }
+        else if ((data & ControlReset) == 0 && wasReset)
+        {
+            foreach (var drive in drives)
+                drive?.Reset();
+            SetSignature();
+        }
+        UpdateIrq();
+    }
+
+    // The ATA disk signature and the "diagnostics passed" error code, left after reset and EXECUTE DEVICE DIAGNOSTIC.
+    private void SetSignature()
+    {
+        device = 0xA0;
+        count = lbaLow = 1;
+        lbaMid = lbaHigh = 0;
+        hobCount = hobLow = hobMid = hobHigh = hobFeature = 0;
+        error = 0x01;
+        status = StatusReady | StatusSeek;
+    }
+
+    private void ExecuteCommand(byte command)
+    {
+        var drive = Selected;
+        // A command to an absent drive, or one the busy drive cannot take, is ignored.
+        if (drive == null || (status & StatusBusy) != 0)
+            return;
+        generation++;
+        transfer = Transfer.None;
+        error = 0;
+        SetIrqPending(false);
+        switch (command)
+        {
+            case 0xEC: IdentifyDevice(drive); break;
+            case 0x20 or 0x21: StartPio(drive, lba48: false, toDisk: false, 1); break;
+            case 0x24: StartPio(drive, lba48: true, toDisk: false, 1); break;
+            case 0x30 or 0x31: StartPio(drive, lba48: false, toDisk: true, 1); break;
+            case 0x34: StartPio(drive, lba48: true, toDisk: true, 1); break;
+            case 0xC4: StartMultiple(drive, lba48: false, toDisk: false); break;
+            case 0x29: StartMultiple(drive, lba48: true, toDisk: false); break;
+            case 0xC5: StartMultiple(drive, lba48: false, toDisk: true); break;
+            case 0x39: StartMultiple(drive, lba48: true, toDisk: true); break;
+            case 0xC8 or 0xC9: StartDmaCommand(drive, lba48: false, toDisk: false); break;
+            case 0x25: StartDmaCommand(drive, lba48: true, toDisk: false); break;
+            case 0xCA or 0xCB: StartDmaCommand(drive, lba48: false, toDisk: true); break;
+            case 0x35: StartDmaCommand(drive, lba48: true, toDisk: true); break;
+            case 0x40 or 0x41: Verify(drive, lba48: false); break;
+            case 0x42: Verify(drive, lba48: true); break;
+            case 0xE7 or 0xEA: Flush(drive); break;
+            case 0xEF: SetFeatures(drive); break;
+            case 0xC6: SetMultiple(drive); break;
+            case 0x91: InitializeParameters(drive); break;
+            case 0xF8: ReportNativeMax(drive, lba48: false); break;
+            case 0x27: ReportNativeMax(drive, lba48: true); break;
+            case 0xE5:
+                count = 0xFF; // CHECK POWER MODE: active or idle
+                Complete();
+                break;
+            case 0x90:
+                SetSignature();
+                SetIrqPending(true);
+                break;
+            case >= 0x10 and <= 0x1F or 0x70 or 0xE0 or 0xE1 or 0xE2 or 0xE3 or 0xE6:
+                Complete(); // RECALIBRATE, SEEK, power management: nothing to do on an emulated disk
+                break;
+            default:
+                Abort();
+                break;
+        }
+    }
+
+    private void IdentifyDevice(AtaDrive drive)
+    {
+        drive.Identify(buffer);
+        transfer = Transfer.PioIn;
+        toDisk = false;
+        remaining = 1;
+        blockSectors = 1;
+        chunkStart = 0;
+        chunkEnd = SectorSize;
+        nextLba = 0;
+        BeginBlock();
+    }
+
+    private void StartMultiple(AtaDrive drive, bool lba48, bool toDisk)
+    {
+        if (drive.MultipleSectors == 0)
+        {
+            Abort();
+            return;
+        }
+        StartPio(drive, lba48, toDisk, drive.MultipleSectors);
+    }
+
+    private void StartPio(AtaDrive drive, bool lba48, bool toDisk, int sectorsPerBlock)
+    {
+        if (!TryDecodeRange(drive, lba48, out long lba, out long sectors))
+            return;
+        transfer = toDisk ? Transfer.PioOut : Transfer.PioIn;
+        this.toDisk = toDisk;
+        nextLba = lba;
+        remaining = sectors;
+        blockSectors = sectorsPerBlock;
+        chunkStart = chunkEnd = 0;
+        if (toDisk)
+        {
+            // The host sends the first block without waiting for an interrupt.
+            chunkEnd = (int)Math.Min(remaining, ChunkSectors) * SectorSize;
+            BeginBlock(raiseIrq: false);
+        }
+        else
+            FetchChunk(drive);
+    }
+
+    // PIO in: read the next chunk of the command from the backend, then offer it block by block.
+    private void FetchChunk(AtaDrive drive)
+    {
+        int sectors = (int)Math.Min(remaining, ChunkSectors);
+        status = StatusBusy | StatusReady | StatusSeek;
+        int issued = generation;
+        drive.Disk.Read(nextLba * SectorSize, buffer.AsMemory(0, sectors * SectorSize), result =>
+        {
+            if (issued != generation)
+                return;
+            if (result < 0)
+            {
+                Abort();
+                return;
+            }
+            nextLba += sectors;
+            chunkStart = 0;
+            chunkEnd = sectors * SectorSize;
+            BeginBlock();
+        });
+    }
+
+    private void BeginBlock(bool raiseIrq = true)
+    {
+        dataPos = chunkStart;
+        blockEnd = (int)Math.Min(chunkEnd, chunkStart + Math.Min(blockSectors, remaining) * SectorSize);
+        status = StatusReady | StatusSeek | StatusDrq;
+        if (raiseIrq)
+            SetIrqPending(true);
+    }
+
+    private uint ReadData(int size)
+    {
+        if (transfer != Transfer.PioIn || (status & StatusDrq) == 0)
+            return 0;
+        uint value = 0;
+        for (int i = 0; i < size && dataPos < blockEnd; i++)
+            value |= (uint)buffer[dataPos++] << (8 * i);
+        if (dataPos >= blockEnd)
+            FinishInBlock();
+        return value;
+    }
+
+    private void FinishInBlock()
+    {
+        int sectors = (blockEnd - chunkStart) / SectorSize;
+        remaining -= sectors;
+        chunkStart = blockEnd;
+        if (remaining == 0)
+        {
+            // The last block of a PIO read ends the command without another interrupt.
+            transfer = Transfer.None;
+            status = StatusReady | StatusSeek;
+        }
+        else if (chunkStart < chunkEnd)
+            BeginBlock();
+        else
+            FetchChunk(Selected!);
+    }
+
+    private void WriteData(int size, uint value)
+    {
+        if (transfer != Transfer.PioOut || (status & StatusDrq) == 0)
+            return;
+        for (int i = 0; i < size && dataPos < blockEnd; i++)
+            buffer[dataPos++] = (byte)(value >> (8 * i));
+        if (dataPos >= blockEnd)
+            FinishOutBlock();
+    }
+
+    private void FinishOutBlock()
+    {
+        remaining -= (blockEnd - chunkStart) / SectorSize;
+        chunkStart = blockEnd;
+        if (chunkStart < chunkEnd)
+        {
+            BeginBlock(); // more room in this chunk: ask for the next block at once
+            return;
+        }
+        // The chunk is full (or the command's data is all here): write it out.
+        var drive = Selected!;
+        int bytes = chunkEnd;
+        long lba = nextLba;
+        status = StatusBusy | StatusReady | StatusSeek;
+        int issued = generation;
+        drive.Disk.Write(lba * SectorSize, buffer.AsMemory(0, bytes), result =>
+        {
+            if (issued != generation)
+                return;
+            if (result < 0)
+            {
+                Abort();
+                return;
+            }
+            nextLba += bytes / SectorSize;
+            if (remaining == 0)
+            {
+                transfer = Transfer.None;
+                Complete();
+                return;
+            }
+            chunkStart = 0;
+            chunkEnd = (int)Math.Min(remaining, ChunkSectors) * SectorSize;
+            BeginBlock();
+        });
+    }
+
+    private void StartDmaCommand(AtaDrive drive, bool lba48, bool toDisk)
+    {
+        if (!TryDecodeRange(drive, lba48, out long lba, out long sectors))
+            return;
+        transfer = Transfer.DmaPending;
+        this.toDisk = toDisk;
+        nextLba = lba;
+        remaining = sectors;
+        status = StatusReady | StatusSeek | StatusDrq;
+        if ((BusMaster.Command & BusMasterDma.CommandStart) != 0)
+            StartDma();
+    }
+
+    // Runs when both the DMA command and the bus-master start bit are in place, in either order.
+    private void StartDma()
+    {
+        if (transfer != Transfer.DmaPending)
+            return;
+        var drive = Selected!;
+        transfer = Transfer.DmaRunning;
+        status = StatusBusy | StatusReady | StatusSeek | StatusDrq;
+        bool directionOk = ((BusMaster.Command & BusMasterDma.CommandToMemory) != 0) == !toDisk;
+        if (!directionOk || !BusMaster.TryBuildSegments(remaining * SectorSize, segments))
+        {
+            FinishDma(ok: false);
+            return;
+        }
+        int issued = generation;
+        failed = false;
+        outstanding = segments.Count;
+        long offset = nextLba * SectorSize;
+        foreach (var (address, ram) in segments)
+        {
+            ulong target = address;
+            int length = ram.Length;
+            void Done(int result)
+            {
+                if (issued != generation)
+                    return;
+                if (result < 0)
+                    failed = true;
+                else if (!toDisk)
+                    bus.Memory.NotifyDeviceWrite(target, length);
+                if (--outstanding == 0)
+                    FinishDma(!failed);
+            }
+            if (toDisk)
+                drive.Disk.Write(offset, ram, Done);
+            else
+                drive.Disk.Read(offset, ram, Done);
+            offset += length;
+        }
+    }
+
+    private void FinishDma(bool ok)
+    {
+        transfer = Transfer.None;
+        byte bm = (byte)(BusMaster.Status & ~BusMasterDma.StatusActive);
+        if (!ok)
+            bm |= BusMasterDma.StatusError;
+        BusMaster.Status = bm;
+        if (ok)
+        {
+            remaining = 0;
+            Complete();
+        }
+        else
+            Abort();
+    }
+
+    private void Verify(AtaDrive drive, bool lba48)
+    {
+        if (TryDecodeRange(drive, lba48, out _, out _))
+            Complete();
+    }
+
+    private void Flush(AtaDrive drive)
+    {
+        status = StatusBusy | StatusReady | StatusSeek;
+        int issued = generation;
+        drive.Disk.Flush(result =>
+        {
+            if (issued != generation)
+                return;
+            if (result < 0)
+                Abort();
+            else
+                Complete();
+        });
+    }
+
+    private void SetFeatures(AtaDrive drive)
+    {
+        switch (feature)
+        {
+            case 0x02: drive.WriteCache = true; break;
+            case 0x82: drive.WriteCache = false; break;
+            case 0x03:
+                int kind = count & 0xF8, mode = count & 7;
+                bool valid = kind switch
+                {
+                    0x00 => mode <= 1,      // PIO default
+                    0x08 => mode <= 4,      // PIO flow control
+                    0x20 => mode <= 2,      // multiword DMA
+                    0x40 => mode <= 5,      // Ultra DMA
+                    _ => false,
+                };
+                if (!valid)
+                {
+                    Abort();
+                    return;
+                }
+                drive.TransferMode = (byte)count;
+                break;
+            case 0x55 or 0xAA or 0x66 or 0xCC or 0x05 or 0x85:
+                break; // look-ahead, reverting to defaults, APM: accepted, no effect here
+            default:
+                Abort();
+                return;
+        }
+        Complete();
+    }
+
+    private void SetMultiple(AtaDrive drive)
+    {
+        // The block size must be a power of two no larger than what IDENTIFY word 47 offers.
+        if (count > AtaDrive.MaxMultipleSectors || (count & (count - 1)) != 0)
+        {
+            Abort();
+            return;
+        }
+        drive.MultipleSectors = count;
+        Complete();
+    }
+
+    private void InitializeParameters(AtaDrive drive)
+    {
+        if (count == 0)
+        {
+            Abort();
+            return;
+        }
+        drive.LogicalSectors = count;
+        drive.LogicalHeads = (device & 0x0F) + 1;
+        Complete();
+    }
+
+    private void ReportNativeMax(AtaDrive drive, bool lba48)
+    {
+        long max = drive.TotalSectors - 1;
+        if (!lba48)
+            max = Math.Min(max, 0x0FFF_FFFF);
+        lbaLow = (byte)max;
+        lbaMid = (byte)(max >> 8);
+        lbaHigh = (byte)(max >> 16);
+        if (lba48)
+        {
+            hobLow = (byte)(max >> 24);
+            hobMid = (byte)(max >> 32);
+            hobHigh = (byte)(max >> 40);
+        }
+        else
+            device = (byte)((device & 0xF0) | (int)(max >> 24 & 0x0F));
+        Complete();
+    }
+
+    // Decodes the command's address (LBA48, LBA28 or CHS) and count; reports IDNF for anything past the end of the disk.
+    private bool TryDecodeRange(AtaDrive drive, bool lba48, out long lba, out long sectors)
+    {
+        if (lba48)
+        {
+            lba = (long)hobHigh << 40 | (long)hobMid << 32 | (long)hobLow << 24 | (long)lbaHigh << 16 | (long)lbaMid << 8 | lbaLow;
+            sectors = hobCount << 8 | count;
+            if (sectors == 0) sectors = 0x1_0000;
+        }
+        else
+        {
+            sectors = count == 0 ? 256 : count;
+            if ((device & DeviceLba) != 0)
+                lba = (long)(device & 0x0F) << 24 | (long)lbaHigh << 16 | (long)lbaMid << 8 | lbaLow;
+            else
+            {
+                int cylinder = lbaHigh << 8 | lbaMid, head = device & 0x0F, sector = lbaLow;
+                lba = sector == 0 || head >= drive.LogicalHeads || sector > drive.LogicalSectors
+                    ? -1
+                    : ((long)cylinder * drive.LogicalHeads + head) * drive.LogicalSectors + sector - 1;
+            }
+        }
+        if (lba < 0 || lba + sectors > drive.TotalSectors)
+        {
+            Fail(ErrorIdNotFound);
+            return false;
+        }
+        return true;
+    }
+
+    private void Complete()
+    {
+        status = StatusReady | StatusSeek;
+        SetIrqPending(true);
+    }
+
+    private void Abort() => Fail(ErrorAbort);
+
+    private void Fail(byte errorBits)
+    {
+        transfer = Transfer.None;
+        error = errorBits;
+        status = StatusReady | StatusSeek | StatusError;
+        SetIrqPending(true);
+    }
+
+    private void SetIrqPending(bool pending)
+    {
+        irqPending = pending;
+        // The PIIX latches every drive interrupt in the bus-master status register too.
+        if (pending)
+            BusMaster.Status |= BusMasterDma.StatusInterrupt;
+        UpdateIrq();
+    }
+
+    private void UpdateIrq() => bus.SetIrq(irq, irqPending && (control & ControlNoInterrupt) == 0);
+
+    internal void Reset()
+    {
+        generation++;
+        transfer = Transfer.None;
+        control = 0;
+        feature = 0;
+        BusMaster.Reset();
+        foreach (var drive in drives)
+            drive?.Reset();
+        SetSignature();
+        irqPending = false;
+        UpdateIrq();
+    }
+
+    internal void Save(BinaryWriter w)
+    {
+        w.Write(feature); w.Write(count); w.Write(lbaLow); w.Write(lbaMid); w.Write(lbaHigh);
+        w.Write(hobFeature); w.Write(hobCount); w.Write(hobLow); w.Write(hobMid); w.Write(hobHigh);
+        w.Write(device); w.Write(control); w.Write(status); w.Write(error); w.Write(irqPending);
+        w.Write((byte)transfer); w.Write(toDisk); w.Write(nextLba); w.Write(remaining); w.Write(blockSectors);
+        w.Write(chunkStart); w.Write(chunkEnd); w.Write(blockEnd); w.Write(dataPos);
+        w.Write(buffer);
+        BusMaster.Save(w);
+        foreach (var drive in drives)
+        {
+            w.Write(drive != null);
+            if (drive == null)
+                continue;
+            w.Write(drive.LogicalHeads); w.Write(drive.LogicalSectors); w.Write(drive.MultipleSectors);
+            w.Write(drive.WriteCache); w.Write(drive.TransferMode);
+        }
+    }
+
+    internal void Load(BinaryReader r)
+    {
+        generation++;
+        feature = r.ReadByte(); count = r.ReadByte(); lbaLow = r.ReadByte(); lbaMid = r.ReadByte(); lbaHigh = r.ReadByte();
+        hobFeature = r.ReadByte(); hobCount = r.ReadByte(); hobLow = r.ReadByte(); hobMid = r.ReadByte(); hobHigh = r.ReadByte();
+        device = r.ReadByte(); control = r.ReadByte(); status = r.ReadByte(); error = r.ReadByte(); irqPending = r.ReadBoolean();
+        transfer = (Transfer)r.ReadByte(); toDisk = r.ReadBoolean(); nextLba = r.ReadInt64(); remaining = r.ReadInt64();
+        blockSectors = r.ReadInt32(); chunkStart = r.ReadInt32(); chunkEnd = r.ReadInt32(); blockEnd = r.ReadInt32();
+        dataPos = r.ReadInt32();
+        r.ReadBytes(buffer.Length).CopyTo(buffer, 0);
+        BusMaster.Load(r);
+        foreach (var drive in drives)
+        {
+            if (!r.ReadBoolean())
+                continue;
+            int heads = r.ReadInt32(), sectors = r.ReadInt32(), multiple = r.ReadInt32();
+            bool writeCache = r.ReadBoolean();
+            byte mode = r.ReadByte();
+            if (drive == null)
+                throw new InvalidDataException("Saved state has an IDE drive this machine lacks.");
+            drive.LogicalHeads = heads; drive.LogicalSectors = sectors; drive.MultipleSectors = multiple;
+            drive.WriteCache = writeCache; drive.TransferMode = mode;
+        }
+        UpdateIrq();
+    }
+}

@@ -1,0 +1,82 @@
+namespace Emu.Block.Tests;
+
+/// <summary>The same seeded random workload through emu and through QEMU's tools must give identical images.</summary>
+public class DifferentialTests
+{
+    [Theory]
+    [InlineData(1, 512)]
+    [InlineData(2, 4096)]
+    [InlineData(3, 65536)]
+    [InlineData(4, 2 << 20)]
+    [InlineData(5, 65536)]
+    [InlineData(6, 4096)]
+    public void RandomWorkloadMatchesQemu(int seed, int clusterSize)
+    {
+        using var dir = new TempDir();
+        string ours = dir.File("ours.qcow2"), twin = dir.File("twin.qcow2");
+        long size = (24L << 20) + 8192;
+        string[] create = ["create", "-q", "-f", "qcow2", "-o", $"cluster_size={clusterSize}"];
+        Assert.Equal(0, Tools.Img([.. create, ours, size.ToString()]).ExitCode);
+        Assert.Equal(0, Tools.QemuImg([.. create, twin, size.ToString()]).ExitCode);
+        var rnd = new Random(seed);
+        var snapshots = new List<string>();
+        var log = new List<string>();
+        for (int step = 0; step < 25; step++)
+        {
+            int kind = rnd.Next(100);
+            long len = rnd.NextInt64(1, 3L * clusterSize);
+            long off = rnd.NextInt64(0, size - len);
+            string[]? io = null;
+            string[]? img = null;
+            if (kind < 40)
+                io = ["-c", $"write -P {rnd.Next(1, 256)} {off} {len}"];
+            else if (kind < 52)
+                io = ["-c", $"write -z {(rnd.Next(2) == 0 ? "-u " : "")}{off} {len}"];
+            else if (kind < 64)
+            {
+                long c = off / clusterSize * clusterSize;
+                int n = Math.Max(1, (int)Math.Min(3, (size - c) / clusterSize));
+                long l = (long)n * clusterSize;
+                io = ["-c", $"discard {c} {l}", "-c", $"write -c -P {rnd.Next(1, 256)} {c} {l}"];
+            }
+            else if (kind < 74)
+                io = ["-c", $"discard {off} {len}"];
+            else if (kind < 84)
+            {
+                string name = $"s{step}";
+                snapshots.Add(name);
+                img = ["snapshot", "-c", name];
+            }
+            else if (kind < 92 && snapshots.Count > 0)
+                img = ["snapshot", "-a", snapshots[rnd.Next(snapshots.Count)]];
+            else if (snapshots.Count > 0)
+            {
+                string name = snapshots[rnd.Next(snapshots.Count)];
+                snapshots.Remove(name);
+                img = ["snapshot", "-d", name];
+            }
+            else
+                io = ["-c", $"write -P 7 {off} {len}"];
+
+            if (io != null)
+            {
+                log.Add(string.Join(' ', io));
+                var a = Tools.Io([.. io, ours]);
+                var b = Tools.QemuIo([.. io, twin]);
+                Assert.True(a.ExitCode == b.ExitCode, $"step {step} {string.Join(' ', io)}: emu {a.ExitCode} {a.Err} / qemu {b.ExitCode} {b.Err}");
+            }
+            else
+            {
+                log.Add(string.Join(' ', img!));
+                var a = Tools.Img([.. img!, ours]);
+                var b = Tools.QemuImg([.. img!, twin]);
+                Assert.True(a.ExitCode == b.ExitCode, $"step {step} {string.Join(' ', img!)}: emu {a.ExitCode} {a.Err} / qemu {b.ExitCode} {b.Err}");
+            }
+            var cmp = Tools.QemuImg("compare", ours, twin);
+            Assert.True(cmp.ExitCode == 0, $"after step {step}: {cmp.Out}{cmp.Err}\n{string.Join('\n', log)}");
+            var check = Tools.QemuImg("check", ours);
+            Assert.True(check.ExitCode == 0, $"after step {step}: {check.Out}{check.Err}\n{string.Join('\n', log)}");
+        }
+        Assert.Equal(Tools.QemuImg("snapshot", "-l", twin).Out.Split('\n').Length, Tools.QemuImg("snapshot", "-l", ours).Out.Split('\n').Length);
+    }
+}
