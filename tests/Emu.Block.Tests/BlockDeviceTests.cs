@@ -1,0 +1,127 @@
+using Emu.Block.Qcow2;
+
+namespace Emu.Block.Tests;
+
+public class BlockDeviceTests
+{
+    [Fact]
+    public void ManyRequestsInFlightCompleteOnTheLoopThread()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("d.qcow2");
+        Qcow2Creator.Create(path, new Qcow2CreateOptions { Size = 16 << 20, ClusterSize = 4096 });
+        var loop = new QueueEventLoop();
+        using var dev = new BlockDevice(Data.Open(path), loop);
+        int loopThread = Environment.CurrentManagedThreadId;
+        int done = 0;
+        var wrongThread = 0;
+        for (int i = 0; i < 64; i++)
+        {
+            var data = Data.Pattern(8192, i);
+            dev.Submit(BlockRequest.Write(i * 100_000L, data), (r, status) =>
+            {
+                Assert.Equal(BlockDevice.StatusOk, status);
+                if (Environment.CurrentManagedThreadId != loopThread)
+                    wrongThread++;
+                done++;
+            });
+        }
+        Assert.True(dev.InFlight > 0 || done == 0);
+        Assert.True(dev.Drain(loop, TimeSpan.FromSeconds(30)));
+        Assert.Equal(64, done);
+        Assert.Equal(0, wrongThread);
+
+        var reads = new byte[64][];
+        for (int i = 0; i < 64; i++)
+        {
+            int n = i;
+            reads[n] = new byte[8192];
+            dev.Submit(BlockRequest.Read(n * 100_000L, reads[n]), (_, status) => Assert.Equal(0, status));
+        }
+        Assert.True(dev.Drain(loop, TimeSpan.FromSeconds(30)));
+        for (int i = 0; i < 64; i++)
+            Assert.Equal(Data.Pattern(8192, i), reads[i]);
+    }
+
+    [Fact]
+    public void CompletionsWaitForTheOwnerToRunTheLoop()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("w.qcow2");
+        Qcow2Creator.Create(path, new Qcow2CreateOptions { Size = 1 << 20 });
+        var loop = new QueueEventLoop();
+        using var dev = new BlockDevice(Data.Open(path), loop);
+        bool completed = false;
+        dev.Submit(BlockRequest.FlushAll(), (_, _) => completed = true);
+        Thread.Sleep(200);
+        Assert.False(completed);
+        Assert.True(loop.RunUntil(() => completed, TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public void CancelledRequestsDeliverNoCompletion()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("c.qcow2");
+        Qcow2Creator.Create(path, new Qcow2CreateOptions { Size = 1 << 20 });
+        var loop = new QueueEventLoop();
+        using var dev = new BlockDevice(Data.Open(path), loop);
+        bool called = false;
+        var handle = dev.Submit(BlockRequest.Read(0, new byte[512]), (_, _) => called = true);
+        Assert.True(handle.Cancel());
+        Assert.True(dev.Drain(loop, TimeSpan.FromSeconds(10)));
+        Assert.False(called);
+        Assert.True(handle.Cancelled);
+    }
+
+    [Fact]
+    public void OutOfRangeRequestFailsWithAStatusNotAnException()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("r.qcow2");
+        Qcow2Creator.Create(path, new Qcow2CreateOptions { Size = 1 << 20 });
+        var loop = new QueueEventLoop();
+        using var dev = new BlockDevice(Data.Open(path), loop);
+        int status = 1;
+        dev.Submit(BlockRequest.Read(1 << 20, new byte[512]), (_, s) => status = s);
+        Assert.True(dev.Drain(loop, TimeSpan.FromSeconds(10)));
+        Assert.Equal(BlockDevice.StatusIoError, status);
+        Assert.Contains("out of range", dev.LastError!.Message);
+    }
+
+    [Fact]
+    public async Task AwaitableApiWorks()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("a.qcow2");
+        Qcow2Creator.Create(path, new Qcow2CreateOptions { Size = 1 << 20 });
+        using var dev = new BlockDevice(Data.Open(path));
+        await dev.WriteAsync(4096, Data.Pattern(4096, 1));
+        await dev.WriteZeroesAsync(0, 65536);
+        await dev.WriteAsync(70000, Data.Pattern(100, 2));
+        await dev.DiscardAsync(131072, 65536);
+        await dev.FlushAsync();
+        var buf = new byte[100];
+        await dev.ReadAsync(70000, buf);
+        Assert.Equal(Data.Pattern(100, 2), buf);
+        await dev.WriteVmStateAsync(0, Data.Pattern(1000, 3));
+        var vm = new byte[1000];
+        await dev.ReadVmStateAsync(0, vm);
+        Assert.Equal(Data.Pattern(1000, 3), vm);
+        Assert.True((dev.GetStatus(0, 65536).Flags & BlockStatusFlags.Zero) != 0);
+    }
+
+    [Fact]
+    public void RawImagesWorkThroughTheSameApi()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("r.raw");
+        Assert.Equal(0, Tools.Img("create", "-q", "-f", "raw", path, "1M").ExitCode);
+        using (var d = Data.Open(path))
+        {
+            Assert.Equal("raw", d.Format);
+            d.Write(512, Data.Pattern(1024, 4));
+        }
+        Assert.Equal(Data.Pattern(1024, 4), File.ReadAllBytes(path)[512..1536]);
+    }
+}
