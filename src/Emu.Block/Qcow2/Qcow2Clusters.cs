@@ -204,4 +204,25 @@ public sealed partial class Qcow2Driver
         if (host < ClusterSize)
             throw MarkCorrupt($"Data cluster at 0x{host:x} overlaps the image header");
     }
+
+    /// <summary>Drops every cluster of the active image: all of it reads from the backing file (or as zeroes) again.</summary>
+    public void MakeEmpty()
+    {
+        lock (_lock)
+        {
+            CheckWritable();
+            FlushInternal();
+            var dropped = new List<ulong>();
+            for (int i = 0; i < _l1.Length; i++)
+            {
+                if ((_l1[i] & OffsetMask) == 0)
+                    continue;
+                dropped.Add(_l1[i]);
+                SetL1(i, 0);
+            }
+            FlushInternal();
+            UpdateSnapshotRefcount([.. dropped], -1);
+            FlushInternal();
+        }
+    }
 }

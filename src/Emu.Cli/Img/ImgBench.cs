@@ -45,9 +45,10 @@ public static partial class ImgCommand
                     return -1;
                 issued++;
                 long at = next;
-                next += step;
-                if (next + size > drv.Size)
-                    next = offset;
+                // Like qemu-img, the offset advances by the step and wraps around the image size.
+                next = (next + step) % drv.Size;
+                if (at + size > drv.Size)
+                    at = 0;
                 return at;
             }
         }

@@ -36,14 +36,15 @@ public static partial class ImgCommand
                     if (v != 0)
                         w.WriteNumber(key, v);
                 }
+                // Key order as qemu-img 7.2 prints it.
                 Opt("image-end-offset", r.ImageEndOffset);
-                Opt("leaks", r.Leaks);
-                Opt("leaks-fixed", r.LeaksFixed);
-                Opt("corruptions", r.Corruptions);
-                Opt("corruptions-fixed", r.CorruptionsFixed);
                 Opt("compressed-clusters", r.CompressedClusters);
                 Opt("total-clusters", r.TotalClusters);
                 w.WriteNumber("check-errors", r.CheckErrors);
+                Opt("leaks", r.Leaks);
+                Opt("corruptions", r.Corruptions);
+                Opt("leaks-fixed", r.LeaksFixed);
+                Opt("corruptions-fixed", r.CorruptionsFixed);
                 Opt("allocated-clusters", r.AllocatedClusters);
                 w.WriteString("filename", name);
                 w.WriteString("format", "qcow2");
