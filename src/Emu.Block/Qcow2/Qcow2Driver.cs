@@ -304,7 +304,22 @@ public sealed partial class Qcow2Driver : BlockDriver
         long runBytes = (long)count << ClusterBits;
         int covered = (int)Math.Min(data.Length, runBytes - inCluster);
 
+        long fileEnd = _file.Length;
         long host = AllocateClusters(count);
+        if (inCluster == 0 && covered == runBytes)
+        {
+            // Whole clusters: no copy-on-write, write straight from the caller's buffer.
+            WriteData(host, guestStart, data[..covered]);
+            UpdateL2Run(l2, first, count, host);
+            return covered;
+        }
+        if (host >= fileEnd && _crypto == null && ReadsAsZero(l2, first, count, guestStart))
+        {
+            // Fresh clusters past the end of the file read as zeroes already: only the new data needs writing.
+            WriteData(host + inCluster, offset, data[..covered]);
+            UpdateL2Run(l2, first, count, host);
+            return covered;
+        }
         var buffer = new byte[runBytes];
         // Copy-on-write: the head of the first and the tail of the last cluster keep their old contents.
         if (inCluster > 0)
@@ -319,14 +334,37 @@ public sealed partial class Qcow2Driver : BlockDriver
         }
         data[..covered].CopyTo(buffer.AsSpan((int)inCluster));
         WriteData(host, guestStart, buffer);
+        UpdateL2Run(l2, first, count, host);
+        return covered;
+    }
 
+    /// <summary>Points count L2 entries at consecutive new clusters and releases what they pointed to.</summary>
+    private void UpdateL2Run(Qcow2Cache.Entry l2, int first, int count, long host)
+    {
         for (int i = 0; i < count; i++)
         {
             ulong old = ReadL2(l2, first + i);
             WriteL2(l2, first + i, (ulong)(host + ((long)i << ClusterBits)) | Copied);
             ReleaseOldEntry(old);
         }
-        return covered;
+    }
+
+    /// <summary>True when the head of the first and the tail of the last cluster of a run currently read as zeroes.</summary>
+    private bool ReadsAsZero(Qcow2Cache.Entry l2, int first, int count, long guestStart)
+    {
+        foreach (int i in new[] { first, first + count - 1 })
+        {
+            ulong e = ReadL2(l2, i);
+            var kind = Classify(e);
+            if (kind == ClusterKind.Zero)
+                continue;
+            if (kind != ClusterKind.Unallocated)
+                return false;
+            long guest = guestStart + ((long)(i - first) << ClusterBits);
+            if (_backing != null && guest < _backing.Size)
+                return false;
+        }
+        return true;
     }
 
     /// <summary>Fills dest with the current contents of the guest cluster whose old entry is given.</summary>
