@@ -26,8 +26,9 @@ row() { # name, fresh-image?(yes/no), bench args...
   fi
   sync
   local q e
-  q=$(qemu-img bench "$@" "$a" | secs)
-  e=$("$emu" img bench "$@" "$b" | secs)
+  # Each tool starts with the page cache flushed, so neither pays for the other's writeback.
+  q=$(qemu-img bench "$@" "$a" | secs); sync
+  e=$("$emu" img bench "$@" "$b" | secs); sync
   printf "| %-40s | %8s | %8s | %5.2f |\n" "$name" "$q" "$e" "$(echo "$q / $e" | bc -l)"
 }
 
