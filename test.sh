@@ -7,6 +7,8 @@ cd "$root"
 
 need=()
 command -v qemu-img >/dev/null || need+=(qemu-utils)
+command -v nasm >/dev/null || need+=(nasm)
+[[ -f /usr/share/seabios/bios-256k.bin ]] || need+=(seabios)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null

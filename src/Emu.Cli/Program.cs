@@ -20,20 +20,14 @@ public static class Program
             {
                 "img" => Img.ImgCommand.Run(rest, Console.Out, Console.Error),
                 "io" => Io.IoCommand.Run(rest, Console.Out, Console.Error),
-                "run" => RunNotBuilt(),
+                "run" => Run.RunCommand.Run(rest, Console.Error),
                 _ => throw new UsageException($"unknown command '{tool}'"),
             };
         }
-        catch (Exception e) when (e is UsageException or BlockException or IOException)
+        catch (Exception e) when (e is UsageException or BlockException or IOException or Emu.Machine.MachineException)
         {
             Console.Error.WriteLine($"emu {tool}: {e.Message}");
             return 1;
         }
-    }
-
-    private static int RunNotBuilt()
-    {
-        Console.Error.WriteLine("emu run: no machine is built yet; the block layer tools work: emu img, emu io");
-        return 1;
     }
 }

@@ -14,6 +14,20 @@ sealed class CodePage
     /// <summary>True for the last instruction of a block.</summary>
     public bool[] End = new bool[32];
     public int Count;
+    /// <summary>One bit per page byte that belongs to a decoded instruction; writes elsewhere keep the page.</summary>
+    readonly ulong[] _covered = new ulong[64];
+
+    public void Cover(int offset, int length)
+    {
+        for (int b = offset; b < offset + length && b < 4096; b++) _covered[b >> 6] |= 1UL << (b & 63);
+    }
+
+    public bool Covers(int offset, int length)
+    {
+        for (int b = offset; b < offset + length && b < 4096; b++)
+            if ((_covered[b >> 6] & (1UL << (b & 63))) != 0) return true;
+        return false;
+    }
 
     public void Append(in Instruction instruction, bool end)
     {

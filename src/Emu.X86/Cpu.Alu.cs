@@ -8,6 +8,7 @@ public sealed partial class Cpu
 {
     void AluBinary(ref Instruction i)
     {
+        if (i.Op0Kind == OpKind.Register && AluBinaryReg32(ref i)) return;
         Mnemonic m = i.Mnemonic;
         int size = OpSize(i);
         bool writes = m != Mnemonic.Cmp && m != Mnemonic.Test;
@@ -38,8 +39,56 @@ public sealed partial class Cpu
         if (writes) WriteOp0Rmw(i, size, r & mask);
     }
 
+    /// <summary>Fast path for 32-bit register destinations with a register or immediate source.</summary>
+    bool AluBinaryReg32(ref Instruction i)
+    {
+        uint d = (uint)(i.Op0Register - Register.EAX);
+        if (d >= 8) return false;
+        uint b;
+        switch (i.Op1Kind)
+        {
+            case OpKind.Register:
+                {
+                    uint s = (uint)(i.Op1Register - Register.EAX);
+                    if (s >= 8) return false;
+                    b = R[s];
+                    break;
+                }
+            case OpKind.Immediate8to32: b = (uint)i.Immediate8to32; break;
+            case OpKind.Immediate32: b = i.Immediate32; break;
+            default: return false;
+        }
+        uint a = R[d], r;
+        switch (i.Mnemonic)
+        {
+            case Mnemonic.Add: r = a + b; _lop = LazyOp.Add; break;
+            case Mnemonic.Sub: r = a - b; _lop = LazyOp.Sub; break;
+            case Mnemonic.Cmp: _lop = LazyOp.Sub; _la = a; _lb = b; _lres = a - b; _lsize = 4; return true;
+            case Mnemonic.Xor: r = a ^ b; _lop = LazyOp.Logic; break;
+            case Mnemonic.And: r = a & b; _lop = LazyOp.Logic; break;
+            case Mnemonic.Or: r = a | b; _lop = LazyOp.Logic; break;
+            case Mnemonic.Test: _lop = LazyOp.Logic; _lres = a & b; _lsize = 4; return true;
+            default: return false;
+        }
+        _la = a; _lb = b; _lres = r; _lsize = 4;
+        R[d] = r;
+        return true;
+    }
+
     void IncDec(ref Instruction i, bool inc)
     {
+        if (i.Op0Kind == OpKind.Register)
+        {
+            uint d = (uint)(i.Op0Register - Register.EAX);
+            if (d < 8)
+            {
+                uint v = R[d];
+                uint res = inc ? v + 1 : v - 1;
+                SetLazy(inc ? LazyOp.Inc : LazyOp.Dec, v, 1, res, 4);
+                R[d] = res;
+                return;
+            }
+        }
         int size = OpSize(i);
         uint a = ReadOp0Rmw(i, size);
         if (_faulted) return;

@@ -9,7 +9,6 @@ public sealed partial class Cpu
     {
         if (target > S[CS].Max && ProtectedMode) { GP(0); return; }
         _eip = target;
-        _breakBlock = true;
     }
 
     void Jmp(ref Instruction i)
@@ -61,7 +60,7 @@ public sealed partial class Cpu
                     uint t = BranchTarget(i);
                     int size = i.Op0Kind == OpKind.NearBranch32 ? 4 : 2;
                     if (t > S[CS].Max && ProtectedMode) { GP(0); return; }
-                    if (PushValue(_eip, size)) { _eip = t; _breakBlock = true; }
+                    if (PushValue(_eip, size)) _eip = t;
                     return;
                 }
             case OpKind.FarBranch16:
@@ -81,7 +80,7 @@ public sealed partial class Cpu
         uint target = ReadOp0(i, osize);
         if (_faulted) return;
         if (target > S[CS].Max && ProtectedMode) { GP(0); return; }
-        if (PushValue(_eip, osize)) { _eip = target; _breakBlock = true; }
+        if (PushValue(_eip, osize)) _eip = target;
     }
 
     void RetNear(ref Instruction i)
@@ -94,7 +93,6 @@ public sealed partial class Cpu
         if (i.Op0Kind == OpKind.Immediate16) sp += i.Immediate16;
         SetSp(sp);
         _eip = t;
-        _breakBlock = true;
     }
 
     void Loop(ref Instruction i)

@@ -107,7 +107,7 @@ public sealed partial class Cpu
         int size = RegSize(i.Op0Register);
         uint v = ReadOp1(i, size);
         if (_faulted) return;
-        if (Condition(i.ConditionCode)) SetReg(i.Op0Register, v);
+        if (Condition(i)) SetReg(i.Op0Register, v);
     }
 
     void LoadFarPointer(ref Instruction i, int seg)

@@ -43,7 +43,7 @@ public sealed partial class Cpu
             case Mnemonic.Sete: case Mnemonic.Setg: case Mnemonic.Setge: case Mnemonic.Setl:
             case Mnemonic.Setle: case Mnemonic.Setne: case Mnemonic.Setno: case Mnemonic.Setnp:
             case Mnemonic.Setns: case Mnemonic.Seto: case Mnemonic.Setp: case Mnemonic.Sets:
-                WriteOp0(i, 1, Condition(i.ConditionCode) ? 1u : 0); break;
+                WriteOp0(i, 1, Condition(i) ? 1u : 0); break;
             case Mnemonic.Enter: Enter(ref i); break;
             case Mnemonic.Leave: Leave(ref i); break;
             case Mnemonic.Lds: LoadFarPointer(ref i, DS); break;
@@ -98,7 +98,7 @@ public sealed partial class Cpu
             case Mnemonic.Je: case Mnemonic.Jg: case Mnemonic.Jge: case Mnemonic.Jl:
             case Mnemonic.Jle: case Mnemonic.Jne: case Mnemonic.Jno: case Mnemonic.Jnp:
             case Mnemonic.Jns: case Mnemonic.Jo: case Mnemonic.Jp: case Mnemonic.Js:
-                if (Condition(i.ConditionCode)) NearJump(BranchTarget(i)); break;
+                if (Condition(i)) NearJump(BranchTarget(i)); break;
             case Mnemonic.Jcxz: if ((ushort)R[1] == 0) NearJump(BranchTarget(i)); break;
             case Mnemonic.Jecxz: if (R[1] == 0) NearJump(BranchTarget(i)); break;
             case Mnemonic.Loop: case Mnemonic.Loope: case Mnemonic.Loopne: Loop(ref i); break;

@@ -99,6 +99,24 @@ public sealed partial class Cpu
         return f;
     }
 
+    /// <summary>Condition code per Iced <see cref="Iced.Intel.Code"/>, so the hot path needs one table load instead of Iced's range tests.</summary>
+    static readonly byte[] ConditionOf = BuildConditionTable();
+
+    static byte[] BuildConditionTable()
+    {
+        var t = new byte[Enum.GetValues<Iced.Intel.Code>().Length];
+        var ins = new Iced.Intel.Instruction();
+        for (int c = 0; c < t.Length; c++)
+        {
+            ins.Code = (Iced.Intel.Code)c;
+            t[c] = (byte)ins.ConditionCode;
+        }
+        return t;
+    }
+
+    /// <summary>Evaluates the condition of a Jcc/SETcc/CMOVcc/FCMOVcc instruction.</summary>
+    bool Condition(in Iced.Intel.Instruction i) => Condition((Iced.Intel.ConditionCode)ConditionOf[(int)i.Code]);
+
     /// <summary>Evaluates an Iced condition code against the current flags.</summary>
     bool Condition(Iced.Intel.ConditionCode cc)
     {

@@ -38,9 +38,9 @@ public sealed partial class Cpu
     // ---- physical ----
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    void NoteWrite(uint phys)
+    void NoteWrite(uint phys, int size)
     {
-        if (_codeMarks[phys >> 12] != 0) InvalidateCodePage(phys >> 12);
+        if (_codeMarks[phys >> 12] != 0) CheckCodeWrite(phys, size);
     }
 
     // ---- linear ----
@@ -78,7 +78,7 @@ public sealed partial class Cpu
     {
         uint p = Translate(lin, true, user);
         if (_faulted) return;
-        NoteWrite(p);
+        NoteWrite(p, 1);
         _mem.Write8(p, v);
     }
 
@@ -93,7 +93,7 @@ public sealed partial class Cpu
         }
         uint p = Translate(lin, true, user);
         if (_faulted) return;
-        NoteWrite(p);
+        NoteWrite(p, 2);
         _mem.Write16(p, v);
     }
 
@@ -107,7 +107,7 @@ public sealed partial class Cpu
         }
         uint p = Translate(lin, true, user);
         if (_faulted) return;
-        NoteWrite(p);
+        NoteWrite(p, 4);
         _mem.Write32(p, v);
     }
 

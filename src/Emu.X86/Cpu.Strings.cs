@@ -25,6 +25,11 @@ public sealed partial class Cpu
 
         uint count = R[1] & amask;
         if (rep && count == 0) return;
+        if (rep && delta > 0 && m is Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd or Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd)
+        {
+            count = BulkForward(m is Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd, srcSeg, size, amask, count);
+            if (_faulted || count == 0) return;
+        }
         for (int n = 0; ; n++)
         {
             uint si = R[6] & amask, di = R[7] & amask;
@@ -102,6 +107,64 @@ public sealed partial class Cpu
                 return;
             }
         }
+    }
+
+    /// <summary>REP MOVS/STOS going up: copies or fills whole runs that stay inside one RAM page on each side
+    /// directly in the RAM array. Returns the remaining count for the element-by-element loop.</summary>
+    uint BulkForward(bool store, int srcSeg, int size, uint amask, uint count)
+    {
+        for (int chunkNo = 0; chunkNo < 16 && count != 0; chunkNo++)
+        {
+            uint di = R[7] & amask, si = R[6] & amask;
+            ref Segment es = ref S[ES];
+            uint dLin = es.Base + di;
+            uint n = Math.Min(count, (0x1000 - (dLin & 0xFFF)) / (uint)size);
+            uint sLin = 0;
+            if (!store)
+            {
+                sLin = S[srcSeg].Base + si;
+                n = Math.Min(n, (0x1000 - (sLin & 0xFFF)) / (uint)size);
+            }
+            uint bytes = n * (uint)size;
+            // Segment windows (and 16-bit index wrap) must hold for the whole run; otherwise take the slow loop.
+            if (n == 0 || !es.Writable || di < es.Min || di + bytes - 1 > es.Max || di + bytes - 1 > amask) return count;
+            if (!store)
+            {
+                ref Segment ss = ref S[srcSeg];
+                if (!ss.Readable || si < ss.Min || si + bytes - 1 > ss.Max || si + bytes - 1 > amask) return count;
+            }
+            uint dPhys = Translate(dLin, true, _user);
+            if (_faulted) return count;
+            if (!_mem.CanWriteDirect(dPhys)) return count;
+            if (store)
+            {
+                Span<byte> dst = _mem.Ram.AsSpan((int)dPhys, (int)bytes);
+                uint v = R[0];
+                if (size == 1) dst.Fill((byte)v);
+                else if (size == 2) System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(dst).Fill((ushort)v);
+                else System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(dst).Fill(v);
+            }
+            else
+            {
+                uint sPhys = Translate(sLin, false, _user);
+                if (_faulted) return count;
+                // Overlap with the destination just ahead of the source replicates data: element order matters.
+                if (!_mem.CanReadDirect(sPhys) || (dPhys > sPhys && dPhys < sPhys + bytes)) return count;
+                _mem.Ram.AsSpan((int)sPhys, (int)bytes).CopyTo(_mem.Ram.AsSpan((int)dPhys, (int)bytes));
+            }
+            if (_codeMarks[dPhys >> 12] != 0) CheckCodeWrite(dPhys, (int)bytes);
+            R[7] = (R[7] & ~amask) | ((di + bytes) & amask);
+            if (!store) R[6] = (R[6] & ~amask) | ((si + bytes) & amask);
+            count -= n;
+            R[1] = (R[1] & ~amask) | count;
+        }
+        if (count != 0)
+        {
+            // Long copies continue after a chance to take interrupts.
+            _eip = _eipStart;
+            _breakBlock = true;
+        }
+        return 0;
     }
 
     void AdvanceIndex(int reg, int delta, uint amask) => R[reg] = (R[reg] & ~amask) | ((R[reg] + (uint)delta) & amask);

@@ -310,6 +310,9 @@ public sealed partial class Cpu
             case 0x174: v = _sysenterCs; break;
             case 0x175: v = _sysenterEsp; break;
             case 0x176: v = _sysenterEip; break;
+            // Identification MSRs that family-6 aware software reads unconditionally (platform id,
+            // power-on configuration, microcode revision, MTRR capabilities: none).
+            case 0x17: case 0x2A: case 0x8B: case 0xFE: v = 0; break;
             default: GP(0); return;
         }
         R[0] = (uint)v; R[2] = (uint)(v >> 32);
@@ -326,6 +329,8 @@ public sealed partial class Cpu
             case 0x174: _sysenterCs = (uint)v; break;
             case 0x175: _sysenterEsp = (uint)v; break;
             case 0x176: _sysenterEip = (uint)v; break;
+            // Microcode update trigger and revision reset: accepted and ignored.
+            case 0x79: case 0x8B: break;
             default: GP(0); return;
         }
     }

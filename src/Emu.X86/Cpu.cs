@@ -67,7 +67,7 @@ public sealed partial class Cpu
     public void Reset()
     {
         Array.Clear(R);
-        R[2] = 0x0000_0633; // EDX: family 6, model 3, stepping 3 signature
+        R[2] = 0x0000_0619; // EDX holds the CPUID signature after reset
         _flags = Flags.Reserved1;
         _lop = LazyOp.None;
         _cr0 = 0x6000_0010;
@@ -115,15 +115,20 @@ public sealed partial class Cpu
     /// <summary>Latches a non-maskable interrupt, delivered at the next instruction boundary.</summary>
     public void RaiseNmi() => _nmiPending = true;
 
+    const int MaxChain = 32;
+
     /// <summary>Executes up to <paramref name="instructionBudget"/> instructions; returns how many retired.</summary>
     /// <remarks>Returns early on HLT with no interrupt pending, on <see cref="Stop"/>, and on shutdown.</remarks>
     public int Run(int instructionBudget)
     {
         _stopRequested = false;
+        _breakBlock = false;
         int executed = 0;
         while (executed < instructionBudget && !_stopRequested && !_shutdown)
         {
-            if (_interruptShadow)
+            // After STI / MOV SS / POP SS exactly one more instruction runs before interrupts are recognized.
+            bool shadow = _interruptShadow;
+            if (shadow)
                 _interruptShadow = false;
             else if (_nmiPending && !_inNmi)
             {
@@ -142,11 +147,20 @@ public sealed partial class Cpu
             if (_halted) break;
 
             bool singleStep = (_flags & Flags.TF) != 0;
+            bool oneInstruction = singleStep || shadow;
+            if (_eip > S[CS].Max)
+            {
+                _eipStart = _eip;
+                GP(0);
+                HandleFault();
+                continue;
+            }
             uint lin = S[CS].Base + _eip;
             uint phys = TranslateFetch(lin);
             if (_faulted) { HandleFault(); continue; }
             CodePage page = GetCodePage(phys);
-            int idx = page.Start[phys & 0xFFF] - 1;
+            int start = page.Start[phys & 0xFFF];
+            int idx = start == CodePage.Crossing ? -2 : start - 1;
             if (idx < 0)
             {
                 idx = idx == -1 ? DecodeBlock(page, phys) : -2;
@@ -162,6 +176,7 @@ public sealed partial class Cpu
             }
             Instruction[] code = page.Code;
             bool[] ends = page.End;
+            int chained = 0;
             while (true)
             {
                 ref Instruction ins = ref code[idx];
@@ -173,14 +188,24 @@ public sealed partial class Cpu
                 {
                     _breakBlock = false;
                     if (_faulted) { HandleFault(); break; }
+                    if (singleStep) SingleStepTrap();
+                    break;
                 }
-                else if (!ends[idx] && executed < instructionBudget && !singleStep)
+                if (oneInstruction)
                 {
-                    idx++;
-                    continue;
+                    if (singleStep) SingleStepTrap();
+                    break;
                 }
-                if (singleStep && !_faulted) SingleStepTrap();
-                break;
+                if (executed >= instructionBudget) break;
+                if (!ends[idx]) { idx++; continue; }
+                // Block end: follow a branch or fall-through within the same page without a full lookup,
+                // returning to the outer loop regularly so interrupts are polled.
+                if (++chained >= MaxChain) break;
+                uint next = S[CS].Base + _eip;
+                if (((next ^ lin) & ~0xFFFu) != 0) break;
+                int n = page.Start[next & 0xFFF] - 1;
+                if ((uint)n >= (uint)page.Count) break;
+                idx = n;
             }
         }
         _instructions += (ulong)executed;

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Emu.X86;
 
@@ -43,32 +44,36 @@ public sealed class PhysicalMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool CanWriteDirect(uint address) => address < _ramSize && (_pageAccess[address >> 12] & DirectWrite) != 0;
 
+    // Callers have checked the address against the RAM size, so the element access needs no bounds check.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    ref byte RamAt(uint a) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Ram), (nint)a);
+
     /// <summary>Reads a byte at a physical address.</summary>
-    public byte Read8(uint a) => CanReadDirect(a) ? Ram[a] : Bus.Read8(a);
+    public byte Read8(uint a) => CanReadDirect(a) ? RamAt(a) : Bus.Read8(a);
 
     /// <summary>Reads a word at a physical address (must not cross a 4 KiB page).</summary>
     public ushort Read16(uint a) => CanReadDirect(a)
-        ? Unsafe.ReadUnaligned<ushort>(ref Ram[a]) : Bus.Read16(a);
+        ? Unsafe.ReadUnaligned<ushort>(ref RamAt(a)) : Bus.Read16(a);
 
     /// <summary>Reads a dword at a physical address (must not cross a 4 KiB page).</summary>
     public uint Read32(uint a) => CanReadDirect(a)
-        ? Unsafe.ReadUnaligned<uint>(ref Ram[a]) : Bus.Read32(a);
+        ? Unsafe.ReadUnaligned<uint>(ref RamAt(a)) : Bus.Read32(a);
 
     /// <summary>Writes a byte at a physical address.</summary>
     public void Write8(uint a, byte v)
     {
-        if (CanWriteDirect(a)) Ram[a] = v; else Bus.Write8(a, v);
+        if (CanWriteDirect(a)) RamAt(a) = v; else Bus.Write8(a, v);
     }
 
     /// <summary>Writes a word at a physical address (must not cross a 4 KiB page).</summary>
     public void Write16(uint a, ushort v)
     {
-        if (CanWriteDirect(a)) Unsafe.WriteUnaligned(ref Ram[a], v); else Bus.Write16(a, v);
+        if (CanWriteDirect(a)) Unsafe.WriteUnaligned(ref RamAt(a), v); else Bus.Write16(a, v);
     }
 
     /// <summary>Writes a dword at a physical address (must not cross a 4 KiB page).</summary>
     public void Write32(uint a, uint v)
     {
-        if (CanWriteDirect(a)) Unsafe.WriteUnaligned(ref Ram[a], v); else Bus.Write32(a, v);
+        if (CanWriteDirect(a)) Unsafe.WriteUnaligned(ref RamAt(a), v); else Bus.Write32(a, v);
     }
 }

@@ -119,6 +119,28 @@ public class FwCfgTests
     }
 
     [Fact]
+    public void DmaSkipThenReadPastEndZeroFills()
+    {
+        const uint descriptor = 0x1000, target = 0x3000;
+        void Run(uint control, uint length)
+        {
+            Span<byte> d = stackalloc byte[16];
+            BinaryPrimitives.WriteUInt32BigEndian(d, control);
+            BinaryPrimitives.WriteUInt32BigEndian(d[4..], length);
+            BinaryPrimitives.WriteUInt64BigEndian(d[8..], target);
+            bus.Memory.DmaWrite(descriptor, d);
+            bus.Io.Out32(0x518, BinaryPrimitives.ReverseEndianness(descriptor));
+            Assert.Equal(0u, bus.Memory.Read32(descriptor));
+        }
+        bus.Memory.Ram.AsSpan((int)target, 8).Fill(0xEE);
+        Run((uint)FwCfg.KeySignature << 16 | 0x08 | 0x04, 2); // select + skip "QE"
+        Run(0x02, 4);                                          // read "MU" then zeros
+        Assert.Equal("MU\0\0"u8.ToArray(), bus.Memory.Ram.AsSpan((int)target, 4).ToArray());
+        Run(0x02, 4);                                          // fully past the end
+        Assert.Equal(0u, bus.Memory.Read32(target));
+    }
+
+    [Fact]
     public void DmaOutsideRamReportsError()
     {
         const uint descriptor = 0x1000;

@@ -104,6 +104,12 @@ public class I8042Tests
         bus.Io.Out8(0x60, 0xF2);
         Assert.Equal(0xFA, ReadData());
         Assert.Equal(0xAB, ReadData());
+        Assert.Equal(0x83, ReadData()); // translation off after reset
+        Command(0x60);
+        bus.Io.Out8(0x60, 0x45);        // translation on
+        bus.Io.Out8(0x60, 0xF2);
+        Assert.Equal(0xFA, ReadData());
+        Assert.Equal(0xAB, ReadData());
         Assert.Equal(0x41, ReadData());
         bus.Io.Out8(0x60, 0xEE);
         Assert.Equal(0xEE, ReadData());
@@ -152,6 +158,6 @@ public class I8042Tests
         otherKbc.Load(new BinaryReader(saved));
         Assert.Equal(0xFA, other.Io.In8(0x60));
         Assert.Equal(0xAB, other.Io.In8(0x60));
-        Assert.Equal(0x41, other.Io.In8(0x60));
+        Assert.Equal(0x83, other.Io.In8(0x60));
     }
 }

@@ -323,7 +323,9 @@ public class IdeTests
         bus.Io.Out8(Control, 0x04);
         Assert.Equal(0x80, AltStatus & 0x80);
         bus.Io.Out8(Control, 0x00);
-        bus.Events.RunPending(); // the old read completes into nothing
+        Assert.True(ide.Busy);   // the superseded read is still in flight
+        bus.Events.RunPending(); // and completes into nothing
+        Assert.False(ide.Busy);
         Assert.Equal(0x50, Status);
         Assert.Equal(1, bus.Io.In8(Count));
         Assert.Equal(0x01, bus.Io.In8(Error));

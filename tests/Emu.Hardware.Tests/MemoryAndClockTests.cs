@@ -76,8 +76,23 @@ public class MemoryAndClockTests
         var buffer = new byte[4];
         Assert.False(memory.DmaRead(0x1F_FFFE, buffer));
         Assert.Equal(new byte[] { 0xFF, 0xFF, 0xFF, 0xFF }, buffer);
-        Assert.True(memory.TryGetRam(0x1000, 3, out var ram));
+        Assert.True(memory.TryGetRam(0x1000, 3, write: false, out var ram));
         Assert.Equal(new byte[] { 1, 2, 3 }, ram.ToArray());
+    }
+
+    [Fact]
+    public void DmaFollowsShadowRamAndSkipsRom()
+    {
+        var memory = new PhysicalMemory(2 << 20);
+        memory.AddRom(0xE_0000, new byte[0x2_0000]);
+        Assert.False(memory.DmaWrite(0xC_0000, [1]));   // PAM off: nothing there
+        memory.SetShadow(0xC_0000, 0x4000, readRam: true, writeRam: true);
+        Assert.True(memory.DmaWrite(0xC_0000, [1]));    // option ROM area shadowed read/write
+        Assert.Equal(1, memory.Read8(0xC_0000));
+        memory.SetShadow(0xF_0000, 0x1_0000, readRam: false, writeRam: true);
+        Assert.True(memory.DmaWrite(0xF_0000, [2]));
+        Assert.False(memory.DmaRead(0xF_0000, new byte[1])); // reads still go to ROM
+        Assert.False(memory.TryGetRam(0xE_0000, 16, write: true, out _));
     }
 
     [Fact]
@@ -91,6 +106,17 @@ public class MemoryAndClockTests
         Assert.Equal(~0x10_0000UL, memory.A20Mask);
         memory.Write8(0x10_0005, 9);
         Assert.Equal(9, memory.Ram[5]);
+    }
+
+    [Fact]
+    public void MapChangedOnlyWhenTheMapChanges()
+    {
+        var memory = new PhysicalMemory(2 << 20);
+        int changes = 0;
+        memory.MapChanged += () => changes++;
+        memory.SetShadow(0xC_0000, 0x4000, readRam: true, writeRam: true);
+        memory.SetShadow(0xC_0000, 0x4000, readRam: true, writeRam: true);
+        Assert.Equal(1, changes);
     }
 
     [Fact]

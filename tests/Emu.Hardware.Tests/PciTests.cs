@@ -158,12 +158,14 @@ public class PciTests
         Assert.Equal(-1, isa.RoutedIrq(0));
         WriteConfig32(1, 0, 0x60, 0x0B0B_0A0A);
         bus.Io.Out8(0x4D1, 0x0C); // IRQ10/11 level, as SeaBIOS sets
-        isa.SetPciIrq(slot: 3, pin: 1, level: true); // slot 3 INTA -> PIRQD -> IRQ11
+        isa.SetPciIrq(slot: 3, pin: 1, level: true); // slot 3 INTA -> PIRQC -> IRQ11
         Assert.True(bus.IrqLevel(11));
         Assert.True(pic.HasInterrupt);
         Assert.Equal(0x73, pic.Acknowledge());
         isa.SetPciIrq(slot: 3, pin: 1, level: false);
         Assert.False(bus.IrqLevel(11));
+        isa.SetPciIrq(slot: 2, pin: 1, level: true);  // slot 2 INTA -> PIRQB -> IRQ10
+        Assert.True(bus.IrqLevel(10));
     }
 
     [Fact]
@@ -215,6 +217,16 @@ public class PciTests
         Assert.Equal(0x0100, bus.Io.In16(0x600) & 0x0100);
         bus.Io.Out16(0x600, 0x0100); // write-one-to-clear
         Assert.False(bus.IrqLevel(9));
+    }
+
+    [Fact]
+    public void GpeBlockAtAfe0()
+    {
+        Assert.Equal(0u, bus.Io.In32(0xAFE0));
+        bus.Io.Out16(0xAFE2, 0x0003);
+        Assert.Equal(0x0003, bus.Io.In16(0xAFE2));
+        bus.Io.Out16(0xAFE0, 0xFFFF); // status is write-one-to-clear: stays zero
+        Assert.Equal(0x0003_0000u, bus.Io.In32(0xAFE0));
     }
 
     [Fact]

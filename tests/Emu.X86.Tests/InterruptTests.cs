@@ -126,3 +126,24 @@ public class InterruptTests
         Assert.Equal(2, m.ExitCode);
     }
 }
+
+public class DecodeCacheTests
+{
+    [Fact]
+    public void DataWritesNextToCodeKeepDecodedBlocks()
+    {
+        // A loop that updates a variable in its own code page must not re-decode itself every iteration.
+        var m = new TestMachine().RunReal(a =>
+        {
+            var top = a.CreateLabel();
+            a.xor(ax, ax); a.mov(ds, ax);
+            a.mov(cx, 1000);
+            a.Label(ref top);
+            a.inc(__word_ptr[TestMachine.CodeBase + 0x200]);
+            a.loop(top);
+            a.hlt();
+        });
+        Assert.Equal(1000, m.Word(TestMachine.CodeBase + 0x200));
+        Assert.True(m.Cpu.BlocksDecoded < 10, $"decoded {m.Cpu.BlocksDecoded} blocks");
+    }
+}

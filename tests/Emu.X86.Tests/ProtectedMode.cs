@@ -52,9 +52,9 @@ static class ProtectedMode
             SetIdt(m, v, Gate(Code32, stub, 0x8E));
         }
         // GDTR at 0x7E00, IDTR at 0x7E08.
-        BitConverter.GetBytes((ushort)0x3F).CopyTo(m.Ram, 0x7E00);
+        BitConverter.GetBytes((ushort)0xFF).CopyTo(m.Ram, 0x7E00);
         BitConverter.GetBytes(Gdt).CopyTo(m.Ram, 0x7E02);
-        BitConverter.GetBytes((ushort)0x1FF).CopyTo(m.Ram, 0x7E08);
+        BitConverter.GetBytes((ushort)0x7FF).CopyTo(m.Ram, 0x7E08);
         BitConverter.GetBytes(Idt).CopyTo(m.Ram, 0x7E0A);
         m.Load(Body, TestMachine.Assemble(32, Body, a =>
         {

@@ -36,9 +36,9 @@ public class ProtectedModeTests
     [Fact]
     public void SelectorBeyondGdtLimitRaisesGpWithSelector()
     {
-        var m = ProtectedMode.Boot(a => { a.mov(eax, 0x80); a.mov(ds, ax); a.hlt(); });
+        var m = ProtectedMode.Boot(a => { a.mov(eax, 0x100); a.mov(ds, ax); a.hlt(); });
         Assert.Equal(0x80 | 13, m.ExitCode);
-        Assert.Equal(0x80u, m.Dword(ProtectedMode.ErrorSlot));
+        Assert.Equal(0x100u, m.Dword(ProtectedMode.ErrorSlot));
     }
 
     [Fact]

@@ -95,3 +95,74 @@ public class StringTests
         Assert.Equal("hi!", m.Output.ToString());
     }
 }
+
+public class BulkStringTests
+{
+    [Fact]
+    public void LargeCopyAcrossPagesAndSegments()
+    {
+        var m = new TestMachine();
+        for (int i = 0; i < 0x6000; i++) m.Ram[0x20000 + i] = (byte)(i * 7 + (i >> 8));
+        m.RunReal(a =>
+        {
+            a.mov(ax, 0x2000); a.mov(ds, ax);
+            a.mov(ax, 0x3000); a.mov(es, ax);
+            a.mov(si, 0x0002); a.mov(di, 0x0001);    // misaligned, different page phases
+            a.mov(cx, 0x1800);
+            a.cld();
+            a.rep.movsd();
+            a.hlt();
+        });
+        Assert.True(m.Cpu.Halted);
+        Assert.Equal(m.Ram.AsSpan(0x20002, 0x6000).ToArray(), m.Ram.AsSpan(0x30001, 0x6000).ToArray());
+        Assert.Equal((0u, 0x6002u, 0x6001u), (m.Cpu.Ecx & 0xFFFF, m.Cpu.Esi & 0xFFFF, m.Cpu.Edi & 0xFFFF));
+    }
+
+    [Fact]
+    public void OverlappingForwardCopyReplicates()
+    {
+        var m = new TestMachine();
+        m.Ram[0x1000] = 0xAB;
+        m.RunReal(a =>
+        {
+            a.xor(ax, ax); a.mov(ds, ax); a.mov(es, ax);
+            a.mov(si, 0x1000); a.mov(di, 0x1001); a.mov(cx, 100); a.cld();
+            a.rep.movsb();
+            a.hlt();
+        });
+        Assert.All(m.Ram[0x1000..0x1065], b => Assert.Equal(0xAB, b));
+    }
+
+    [Fact]
+    public void SixteenBitIndexWrapsInsideTheSegment()
+    {
+        var m = new TestMachine();
+        m.RunReal(a =>
+        {
+            a.mov(ax, 0x4000); a.mov(es, ax);
+            a.mov(di, 0xFFFE); a.mov(cx, 2); a.mov(ax, 0x1234); a.cld();
+            a.rep.stosw();
+            a.hlt();
+        }, budget: 1000);
+        // The second word would cross offset 0xFFFF: a segment limit violation (#GP) in real mode.
+        Assert.Equal(0x1234, m.Word(0x4FFFE));
+    }
+
+    [Fact]
+    public void StoreOverOwnCodeIsSeen()
+    {
+        // REP STOSB overwrites the instructions that follow it with NOPs except the final HLT.
+        var m = new TestMachine();
+        m.RunReal(a =>
+        {
+            a.xor(ax, ax); a.mov(es, ax);
+            a.mov(di, (ushort)(TestMachine.CodeBase + 15)); a.mov(cx, 3); a.mov(al, 0x90); a.cld();   // 13 bytes
+            a.rep.stosb();                                                                          // 2 bytes, ends at 15
+            a.mov(bx, 0xBAD);                                                                       // 3 bytes, overwritten
+            a.nop();
+            a.hlt();
+        });
+        Assert.True(m.Cpu.Halted);
+        Assert.Equal(0u, m.Cpu.Ebx & 0xFFFF);
+    }
+}

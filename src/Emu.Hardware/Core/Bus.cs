@@ -62,9 +62,13 @@ public sealed class Bus
     /// <summary>Adds a receiver of IRQ line levels.</summary>
     public void AddIrqSink(IIrqSink sink) => irqSinks.Add(sink);
 
-    /// <summary>Drives ISA IRQ line <paramref name="irq"/>; devices call this.</summary>
+    /// <summary>Drives ISA IRQ line <paramref name="irq"/>; devices call this. Only changes reach the interrupt controllers.</summary>
+    /// <remarks>Like a wire, re-driving the same level is no event: an edge-triggered input sees a new edge only
+    /// after the line went low and high again, and devices re-asserting their lines after loadvm change nothing.</remarks>
     public void SetIrq(int irq, bool level)
     {
+        if (irqLevels[irq] == level)
+            return;
         irqLevels[irq] = level;
         foreach (var sink in irqSinks)
             sink.SetIrq(irq, level);
@@ -108,6 +112,8 @@ public sealed class Bus
     {
         Clock.Save(writer);
         writer.Write(Memory.A20Enabled);
+        foreach (bool level in irqLevels)
+            writer.Write(level);
         writer.Write(devices.Count);
         foreach (var device in devices)
         {
@@ -125,6 +131,9 @@ public sealed class Bus
     {
         Clock.Load(reader);
         Memory.A20Enabled = reader.ReadBoolean();
+        // Line levels come back silently: the controllers restore their own view of them.
+        for (int i = 0; i < irqLevels.Length; i++)
+            irqLevels[i] = reader.ReadBoolean();
         int count = reader.ReadInt32();
         for (int i = 0; i < count; i++)
         {

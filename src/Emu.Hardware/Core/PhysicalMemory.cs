@@ -45,7 +45,7 @@ public sealed class PhysicalMemory
     public PhysicalMemory(long ramSize)
     {
         if (ramSize < HoleEnd || ramSize > Array.MaxLength)
-            throw new ArgumentOutOfRangeException(nameof(ramSize), $"RAM size must be between 1 MiB and {Array.MaxLength} bytes.");
+            throw new ArgumentOutOfRangeException(nameof(ramSize), $"RAM size {ramSize >> 20} MiB is not supported: guest RAM is one array of 1 to {Array.MaxLength >> 20} MiB.");
         Ram = new byte[ramSize];
         LowRamSize = (uint)Math.Min(ramSize, MaxLowRam);
         HighRamSize = ramSize - LowRamSize;
@@ -132,6 +132,7 @@ public sealed class PhysicalMemory
     }
 
     /// <summary>RAM offset backing <paramref name="address"/> for a read or write, or -1 if it is not plain RAM (CPU TLB fast path).</summary>
+    /// <remarks>The CPU applies <see cref="A20Mask"/> first. The answer holds for the whole 4 KiB page until <see cref="MapChanged"/>.</remarks>
     public long RamOffset(ulong address, bool write)
     {
         if (address >= FourGiB)
@@ -152,10 +153,10 @@ public sealed class PhysicalMemory
     public void Write32(ulong address, uint value) => Write(address & A20Mask, 4, value);
     public void Write64(ulong address, ulong value) => Write(address & A20Mask, 8, value);
 
-    /// <summary>Device read of guest RAM (no A20); false, with <paramref name="destination"/> filled with 0xFF, if any byte is outside RAM.</summary>
+    /// <summary>Device read of guest RAM (no A20); false, with <paramref name="destination"/> filled with 0xFF, if any byte is not readable RAM.</summary>
     public bool DmaRead(ulong address, Span<byte> destination)
     {
-        if (TryGetRam(address, destination.Length, out var source))
+        if (TryGetRam(address, destination.Length, write: false, out var source))
         {
             source.Span.CopyTo(destination);
             return true;
@@ -164,19 +165,20 @@ public sealed class PhysicalMemory
         return false;
     }
 
-    /// <summary>Device write to guest RAM (no A20); false, writing nothing, if any byte is outside RAM.</summary>
+    /// <summary>Device write to guest RAM (no A20); false, writing nothing, if any byte is not writable RAM.</summary>
     public bool DmaWrite(ulong address, ReadOnlySpan<byte> source)
     {
-        if (!TryGetRam(address, source.Length, out var target))
+        if (!TryGetRam(address, source.Length, write: true, out var target))
             return false;
         source.CopyTo(target.Span);
         NotifyDeviceWrite(address, source.Length);
         return true;
     }
 
-    /// <summary>Guest RAM at [<paramref name="address"/>, +<paramref name="length"/>) for zero-copy DMA; false unless it is all RAM.</summary>
-    /// <remarks>A device writing through the returned memory must call <see cref="NotifyDeviceWrite"/>.</remarks>
-    public bool TryGetRam(ulong address, int length, out Memory<byte> memory)
+    /// <summary>Guest RAM at [<paramref name="address"/>, +<paramref name="length"/>) for zero-copy DMA; false unless every byte is RAM for that direction.</summary>
+    /// <remarks>Devices see the same map as the CPU without A20 masking: shadow RAM counts when PAM routes the
+    /// access to RAM, ROM and MMIO never do. A device writing through the returned memory must call <see cref="NotifyDeviceWrite"/>.</remarks>
+    public bool TryGetRam(ulong address, int length, bool write, out Memory<byte> memory)
     {
         memory = default;
         if (length < 0)
@@ -193,9 +195,12 @@ public sealed class PhysicalMemory
         }
         else
         {
-            // The legacy hole is never DMA-able RAM, whatever PAM says, matching a device's view of the bus.
-            if (end > LowRamSize || (address < HoleEnd && end > HoleStart))
+            if (end > LowRamSize)
                 return false;
+            var map = write ? writeMap : readMap;
+            for (ulong page = address >> PageShift; page < (end + PageSize - 1) >> PageShift; page++)
+                if (map[page] != TargetRam)
+                    return false;
             offset = (long)address;
         }
         memory = Ram.AsMemory((int)offset, length);
@@ -312,8 +317,10 @@ public sealed class PhysicalMemory
     private static uint PageCount(uint address, uint size) =>
         (uint)((((ulong)address + size + PageSize - 1) >> PageShift) - (address >> PageShift));
 
+    // Recomputes the targets of a page range; listeners hear about it only if a target actually changed.
     private void Rebuild(uint firstPage, uint count)
     {
+        bool changed = false;
         for (uint page = firstPage; page < firstPage + count; page++)
         {
             ushort under = Underlying(page);
@@ -329,10 +336,12 @@ public sealed class PhysicalMemory
             {
                 read = write = TargetRam;
             }
+            changed |= readMap[page] != read || writeMap[page] != write;
             readMap[page] = read;
             writeMap[page] = write;
         }
-        MapChanged?.Invoke();
+        if (changed)
+            MapChanged?.Invoke();
     }
 
     // What a page shows with shadowing off: the newest region covering it, else RAM outside the hole, else nothing.

@@ -49,7 +49,11 @@ public sealed class CmosRtc : IDevice, IIoHandler
     public bool NmiMasked { get; private set; }
 
     /// <summary>The current RTC time.</summary>
-    public DateTime Time => (nvram[RegB] & BSet) != 0 ? frozenTime : baseTime.AddTicks((bus.Clock.Now - baseNs) / 100);
+    public DateTime Time => (nvram[RegB] & BSet) != 0 ? frozenTime : Elapsed(baseTime, bus.Clock.Now - baseNs);
+
+    // The clock stops at the end of year 9999 rather than overflowing DateTime.
+    private static DateTime Elapsed(DateTime start, long ns) =>
+        new(Math.Min(start.Ticks + ns / 100, DateTime.MaxValue.Ticks), start.Kind);
 
     /// <summary>Sets the RTC to <paramref name="time"/> at the current virtual time.</summary>
     public void SetTime(DateTime time)
@@ -328,7 +332,7 @@ public sealed class CmosRtc : IDevice, IIoHandler
         int minute = FromRegister(nvram[RegMinutes]);
         int second = FromRegister(nvram[RegSeconds]);
         // Keep the old time if the guest left an impossible date; a real RTC would just count garbage.
-        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month)
+        if (year is < 1 or > 9999 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month)
             || hour > 23 || minute > 59 || second > 59)
             return Time;
         return new DateTime(year, month, day, hour, minute, second, Time.Kind);

@@ -185,12 +185,16 @@ public sealed class FwCfg : IDevice, IIoHandler
 
     private bool CopyToGuest(ulong address, uint length)
     {
+        int start = offset;
+        offset = (int)Math.Min((long)offset + length, int.MaxValue);
+        if (!bus.Memory.TryGetRam(address, (int)length, write: true, out var target))
+            return false;
         // Bytes past the end of the item read as zero.
-        var buffer = new byte[length];
-        int available = Math.Clamp(current.Length - offset, 0, (int)length);
-        current.AsSpan(offset, available).CopyTo(buffer);
-        offset += (int)length;
-        return bus.Memory.DmaWrite(address, buffer);
+        int available = Math.Clamp(current.Length - start, 0, (int)length);
+        current.AsSpan(Math.Min(start, current.Length), available).CopyTo(target.Span);
+        target.Span[available..].Clear();
+        bus.Memory.NotifyDeviceWrite(address, (int)length);
+        return true;
     }
 
     public void Reset()

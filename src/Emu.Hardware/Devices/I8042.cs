@@ -1,11 +1,13 @@
 namespace Emu.Hardware;
 
 /// <summary>The i8042 keyboard controller at 0x60/0x64 with a PS/2 keyboard (IRQ1) and mouse (IRQ12), A20 and reset lines.</summary>
+/// <remarks>Host scancodes are delivered as given: with the controller's translation on (the BIOS default), feed set 1.</remarks>
 public sealed class I8042 : IDevice, IIoHandler
 {
     private const byte StatusOutputFull = 0x01, StatusSystem = 0x04, StatusCommand = 0x08, StatusUnlocked = 0x10;
     private const byte StatusAuxData = 0x20;
     private const byte ModeKbdInt = 0x01, ModeAuxInt = 0x02, ModeSystem = 0x04, ModeKbdDisabled = 0x10, ModeAuxDisabled = 0x20;
+    private const byte ModeTranslate = 0x40;
     private const byte OutReset = 0x01, OutA20 = 0x02, OutKbdFull = 0x10, OutAuxFull = 0x20;
     private const byte Ack = 0xFA, Resend = 0xFE;
     private const int QueueLimit = 256;
@@ -144,9 +146,9 @@ public sealed class I8042 : IDevice, IIoHandler
             byte command = pendingKeyboard;
             pendingKeyboard = 0;
             Enqueue(Ack, Source.Keyboard);
-            // "Get scancode set" answers with the set in use: 2, translated by the controller.
+            // "Get scancode set" answers with the set in use: 2.
             if (command == 0xF0 && data == 0)
-                Enqueue(0x41, Source.Keyboard);
+                Enqueue(0x02, Source.Keyboard);
             return;
         }
         switch (data)
@@ -159,7 +161,8 @@ public sealed class I8042 : IDevice, IIoHandler
             case 0xF2:
                 Enqueue(Ack, Source.Keyboard);
                 Enqueue(0xAB, Source.Keyboard);
-                Enqueue(0x41, Source.Keyboard); // MF2 keyboard, translated ID
+                // MF2 keyboard; the controller translates the second ID byte when translation is on.
+                Enqueue((byte)((mode & ModeTranslate) != 0 ? 0x41 : 0x83), Source.Keyboard);
                 break;
             case 0xF4: keyboardScanning = true; Enqueue(Ack, Source.Keyboard); break;
             case 0xF5: keyboardScanning = false; Enqueue(Ack, Source.Keyboard); break;

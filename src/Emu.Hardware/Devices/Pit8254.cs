@@ -2,7 +2,8 @@ namespace Emu.Hardware;
 
 /// <summary>The 8254 interval timer at 0x40-0x43 (channel 0 on IRQ0) and port 0x61 (channel 2 gate, speaker, refresh).</summary>
 /// <remarks>Counters are not stepped: each channel derives its count and output from the virtual clock and the
-/// time its count was loaded, and channel 0 schedules a timer only for its next output transition.</remarks>
+/// time its count was loaded, and channel 0 schedules a timer only for its next output transition.
+/// As in QEMU, a low gate does not pause counting in modes 0 and 4 (only channel 2 has a gate, and guests keep it high).</remarks>
 public sealed class Pit8254 : IDevice, IIoHandler
 {
     /// <summary>Input clock of every channel, in Hz.</summary>

@@ -71,8 +71,9 @@ public sealed class BusMasterDma
     }
 
     /// <summary>Collects the guest RAM the PRD table describes, merging adjacent entries, until <paramref name="length"/> bytes are covered.</summary>
+    /// <param name="toMemory">True when the device writes guest RAM (a disk read).</param>
     /// <returns>False if the table is shorter than <paramref name="length"/> or points outside RAM.</returns>
-    internal bool TryBuildSegments(long length, List<(ulong Address, Memory<byte> Ram)> segments)
+    internal bool TryBuildSegments(long length, bool toMemory, List<(ulong Address, Memory<byte> Ram)> segments)
     {
         segments.Clear();
         Span<byte> entry = stackalloc byte[8];
@@ -91,13 +92,13 @@ public sealed class BusMasterDma
             if (segments.Count > 0 && segments[^1].Address + (ulong)segments[^1].Ram.Length == address)
             {
                 var previous = segments[^1];
-                if (!memory.TryGetRam(previous.Address, previous.Ram.Length + count, out var merged))
+                if (!memory.TryGetRam(previous.Address, previous.Ram.Length + count, toMemory, out var merged))
                     return false;
                 segments[^1] = (previous.Address, merged);
             }
             else
             {
-                if (!memory.TryGetRam(address, count, out var ram))
+                if (!memory.TryGetRam(address, count, toMemory, out var ram))
                     return false;
                 segments.Add((address, ram));
             }

@@ -1,22 +1,22 @@
 namespace Emu.Hardware.Ide;
 
-/// <summary>One IDE channel: the task-file registers at its command and control ports, up to two ATA drives, and ATA command execution.</summary>
+/// <summary>One IDE channel: the task-file registers at its command and control ports, up to two drives (ATA disks or ATAPI CD-ROMs), and command execution.</summary>
 /// <remarks>Sector data moves through <see cref="IDiskBackend"/> asynchronously: a command sets BSY, the backend's
 /// completion (on the event loop) finishes it and raises the channel's IRQ. Completions from a command that was
 /// superseded (reset, new command) are recognised by a generation number and ignored.</remarks>
-public sealed class IdeChannel : IIoHandler
+public sealed partial class IdeChannel : IIoHandler
 {
     private const byte StatusBusy = 0x80, StatusReady = 0x40, StatusSeek = 0x10, StatusDrq = 0x08, StatusError = 0x01;
     private const byte ErrorAbort = 0x04, ErrorIdNotFound = 0x10;
     private const byte ControlNoInterrupt = 0x02, ControlReset = 0x04, ControlHob = 0x80;
     private const byte DeviceLba = 0x40, DeviceSlave = 0x10;
-    private const int SectorSize = AtaDrive.SectorSize;
+    private const int SectorSize = IdeDevice.SectorSize;
     // PIO transfers are staged through the backend in chunks of this many sectors.
     private const int ChunkSectors = 256;
 
     private readonly Bus bus;
     private readonly int commandBase, controlPort, irq;
-    private readonly AtaDrive?[] drives = new AtaDrive?[2];
+    private readonly IdeDevice?[] drives = new IdeDevice?[2];
     private readonly byte[] buffer = new byte[ChunkSectors * SectorSize];
     private readonly List<(ulong Address, Memory<byte> Ram)> segments = new();
 
@@ -34,10 +34,14 @@ public sealed class IdeChannel : IIoHandler
     private int chunkStart, chunkEnd; // PIO: buffer byte range staged for the guest
     private int blockEnd, dataPos;  // PIO: current DRQ block end and position within the buffer
     private int generation;
-    private int outstanding;        // DMA: backend requests still in flight
+    private int inFlight;           // backend requests not yet completed, current or superseded
+    private int outstanding;        // DMA: requests of the running transfer still in flight
     private bool failed;            // DMA: a backend request failed
+    private IdeDevice? active;      // the drive running the current command (the guest may select the other one meanwhile)
+    private IDiskBackend? dmaBackend; // DMA: the medium to transfer with, or null to copy the buffer to memory
+    private long dmaOffset, dmaLength; // DMA: byte range on the medium (or in the buffer)
 
-    private enum Transfer : byte { None, PioIn, PioOut, DmaPending, DmaRunning }
+    private enum Transfer : byte { None, PioIn, PioOut, PacketCommand, PacketIn, DmaPending, DmaRunning }
 
     internal IdeChannel(Bus bus, int commandBase, int controlPort, int irq)
     {
@@ -56,18 +60,18 @@ public sealed class IdeChannel : IIoHandler
     public BusMasterDma BusMaster { get; }
 
     /// <summary>The drive at position <paramref name="index"/> (0 master, 1 slave), if any.</summary>
-    public AtaDrive? this[int index] => drives[index];
+    public IdeDevice? this[int index] => drives[index];
 
-    /// <summary>True while a command waits for the backend; savevm drains the block layer until this is false.</summary>
-    public bool Busy => (status & StatusBusy) != 0;
+    /// <summary>True while backend requests are in flight; savevm drains the event loop until this is false.</summary>
+    public bool Busy => inFlight > 0;
 
-    internal void Attach(int index, AtaDrive drive)
+    internal void Attach(int index, IdeDevice drive)
     {
         drives[index] = drive;
         SetSignature();
     }
 
-    private AtaDrive? Selected => drives[(device & DeviceSlave) != 0 ? 1 : 0];
+    private IdeDevice? Selected => drives[(device & DeviceSlave) != 0 ? 1 : 0];
 
     private bool NoDrives => drives[0] == null && drives[1] == null;
 
@@ -149,12 +153,15 @@ public sealed class IdeChannel : IIoHandler
         UpdateIrq();
     }
 
-    // The ATA disk signature and the "diagnostics passed" error code, left after reset and EXECUTE DEVICE DIAGNOSTIC.
+    // The drive signature (ATA 00/00, ATAPI 14/EB) and "diagnostics passed", left after reset and diagnostics.
+    // The task file is shared, so it shows the master's signature (or the slave's when it is alone).
     private void SetSignature()
     {
         device = 0xA0;
         count = lbaLow = 1;
-        lbaMid = lbaHigh = 0;
+        bool atapi = (drives[0] ?? drives[1])?.IsAtapi == true;
+        lbaMid = (byte)(atapi ? 0x14 : 0);
+        lbaHigh = (byte)(atapi ? 0xEB : 0);
         hobCount = hobLow = hobMid = hobHigh = hobFeature = 0;
         error = 0x01;
         status = StatusReady | StatusSeek;
@@ -162,14 +169,22 @@ public sealed class IdeChannel : IIoHandler
 
     private void ExecuteCommand(byte command)
     {
-        var drive = Selected;
+        var selected = Selected;
         // A command to an absent drive, or one the busy drive cannot take, is ignored.
-        if (drive == null || (status & StatusBusy) != 0)
+        if (selected == null || (status & StatusBusy) != 0)
             return;
         generation++;
         transfer = Transfer.None;
+        active = selected;
+        dmaBackend = null;
         error = 0;
         SetIrqPending(false);
+        if (selected is AtapiCdrom cdrom)
+        {
+            ExecutePacketDeviceCommand(cdrom, command);
+            return;
+        }
+        var drive = (AtaDrive)selected;
         switch (command)
         {
             case 0xEC: IdentifyDevice(drive); break;
@@ -210,7 +225,7 @@ public sealed class IdeChannel : IIoHandler
         }
     }
 
-    private void IdentifyDevice(AtaDrive drive)
+    private void IdentifyDevice(IdeDevice drive)
     {
         drive.Identify(buffer);
         transfer = Transfer.PioIn;
@@ -258,11 +273,8 @@ public sealed class IdeChannel : IIoHandler
     {
         int sectors = (int)Math.Min(remaining, ChunkSectors);
         status = StatusBusy | StatusReady | StatusSeek;
-        int issued = generation;
-        drive.Disk.Read(nextLba * SectorSize, buffer.AsMemory(0, sectors * SectorSize), result =>
+        drive.Disk.Read(nextLba * SectorSize, buffer.AsMemory(0, sectors * SectorSize), Completion(result =>
         {
-            if (issued != generation)
-                return;
             if (result < 0)
             {
                 Abort();
@@ -272,7 +284,7 @@ public sealed class IdeChannel : IIoHandler
             chunkStart = 0;
             chunkEnd = sectors * SectorSize;
             BeginBlock();
-        });
+        }));
     }
 
     private void BeginBlock(bool raiseIrq = true)
@@ -286,12 +298,16 @@ public sealed class IdeChannel : IIoHandler
 
     private uint ReadData(int size)
     {
-        if (transfer != Transfer.PioIn || (status & StatusDrq) == 0)
+        if (transfer is not (Transfer.PioIn or Transfer.PacketIn) || (status & StatusDrq) == 0)
             return 0;
         uint value = 0;
         for (int i = 0; i < size && dataPos < blockEnd; i++)
             value |= (uint)buffer[dataPos++] << (8 * i);
-        if (dataPos >= blockEnd)
+        if (dataPos < blockEnd)
+            return value;
+        if (transfer == Transfer.PacketIn)
+            FinishPacketBlock();
+        else
             FinishInBlock();
         return value;
     }
@@ -310,16 +326,20 @@ public sealed class IdeChannel : IIoHandler
         else if (chunkStart < chunkEnd)
             BeginBlock();
         else
-            FetchChunk(Selected!);
+            FetchChunk((AtaDrive)active!);
     }
 
     private void WriteData(int size, uint value)
     {
-        if (transfer != Transfer.PioOut || (status & StatusDrq) == 0)
+        if (transfer is not (Transfer.PioOut or Transfer.PacketCommand) || (status & StatusDrq) == 0)
             return;
         for (int i = 0; i < size && dataPos < blockEnd; i++)
             buffer[dataPos++] = (byte)(value >> (8 * i));
-        if (dataPos >= blockEnd)
+        if (dataPos < blockEnd)
+            return;
+        if (transfer == Transfer.PacketCommand)
+            ExecutePacket();
+        else
             FinishOutBlock();
     }
 
@@ -333,15 +353,12 @@ public sealed class IdeChannel : IIoHandler
             return;
         }
         // The chunk is full (or the command's data is all here): write it out.
-        var drive = Selected!;
+        var drive = (AtaDrive)active!;
         int bytes = chunkEnd;
         long lba = nextLba;
         status = StatusBusy | StatusReady | StatusSeek;
-        int issued = generation;
-        drive.Disk.Write(lba * SectorSize, buffer.AsMemory(0, bytes), result =>
+        drive.Disk.Write(lba * SectorSize, buffer.AsMemory(0, bytes), Completion(result =>
         {
-            if (issued != generation)
-                return;
             if (result < 0)
             {
                 Abort();
@@ -357,17 +374,26 @@ public sealed class IdeChannel : IIoHandler
             chunkStart = 0;
             chunkEnd = (int)Math.Min(remaining, ChunkSectors) * SectorSize;
             BeginBlock();
-        });
+        }));
     }
 
     private void StartDmaCommand(AtaDrive drive, bool lba48, bool toDisk)
     {
         if (!TryDecodeRange(drive, lba48, out long lba, out long sectors))
             return;
-        transfer = Transfer.DmaPending;
-        this.toDisk = toDisk;
         nextLba = lba;
         remaining = sectors;
+        PrepareDma(drive.Disk, lba * SectorSize, sectors * SectorSize, toDisk);
+    }
+
+    // Waits for the bus-master start bit (or starts at once if it is already set).
+    private void PrepareDma(IDiskBackend? backend, long offset, long length, bool toDisk)
+    {
+        transfer = Transfer.DmaPending;
+        this.toDisk = toDisk;
+        dmaBackend = backend;
+        dmaOffset = offset;
+        dmaLength = length;
         status = StatusReady | StatusSeek | StatusDrq;
         if ((BusMaster.Command & BusMasterDma.CommandStart) != 0)
             StartDma();
@@ -378,27 +404,36 @@ public sealed class IdeChannel : IIoHandler
     {
         if (transfer != Transfer.DmaPending)
             return;
-        var drive = Selected!;
         transfer = Transfer.DmaRunning;
         status = StatusBusy | StatusReady | StatusSeek | StatusDrq;
         bool directionOk = ((BusMaster.Command & BusMasterDma.CommandToMemory) != 0) == !toDisk;
-        if (!directionOk || !BusMaster.TryBuildSegments(remaining * SectorSize, segments))
+        if (!directionOk || !BusMaster.TryBuildSegments(dmaLength, toMemory: !toDisk, segments))
         {
             FinishDma(ok: false);
             return;
         }
-        int issued = generation;
+        if (dmaBackend == null)
+        {
+            // A packet command's small response: copy it from the buffer.
+            int from = 0;
+            foreach (var (address, ram) in segments)
+            {
+                buffer.AsSpan(from, ram.Length).CopyTo(ram.Span);
+                bus.Memory.NotifyDeviceWrite(address, ram.Length);
+                from += ram.Length;
+            }
+            FinishDma(ok: true);
+            return;
+        }
         failed = false;
         outstanding = segments.Count;
-        long offset = nextLba * SectorSize;
+        long offset = dmaOffset;
         foreach (var (address, ram) in segments)
         {
             ulong target = address;
             int length = ram.Length;
             void Done(int result)
             {
-                if (issued != generation)
-                    return;
                 if (result < 0)
                     failed = true;
                 else if (!toDisk)
@@ -407,9 +442,9 @@ public sealed class IdeChannel : IIoHandler
                     FinishDma(!failed);
             }
             if (toDisk)
-                drive.Disk.Write(offset, ram, Done);
+                dmaBackend.Write(offset, ram, Completion(Done));
             else
-                drive.Disk.Read(offset, ram, Done);
+                dmaBackend.Read(offset, ram, Completion(Done));
             offset += length;
         }
     }
@@ -421,7 +456,10 @@ public sealed class IdeChannel : IIoHandler
         if (!ok)
             bm |= BusMasterDma.StatusError;
         BusMaster.Status = bm;
-        if (ok)
+        dmaBackend = null;
+        if (active is AtapiCdrom)
+            FinishPacket(ok ? null : AbortSense);
+        else if (ok)
         {
             remaining = 0;
             Complete();
@@ -439,24 +477,22 @@ public sealed class IdeChannel : IIoHandler
     private void Flush(AtaDrive drive)
     {
         status = StatusBusy | StatusReady | StatusSeek;
-        int issued = generation;
-        drive.Disk.Flush(result =>
+        drive.Disk.Flush(Completion(result =>
         {
-            if (issued != generation)
-                return;
             if (result < 0)
                 Abort();
             else
                 Complete();
-        });
+        }));
     }
 
-    private void SetFeatures(AtaDrive drive)
+    private void SetFeatures(IdeDevice drive)
     {
         switch (feature)
         {
-            case 0x02: drive.WriteCache = true; break;
-            case 0x82: drive.WriteCache = false; break;
+            case 0x02 or 0x82 when drive is AtaDrive disk:
+                disk.WriteCache = feature == 0x02;
+                break;
             case 0x03:
                 int kind = count & 0xF8, mode = count & 7;
                 bool valid = kind switch
@@ -556,6 +592,19 @@ public sealed class IdeChannel : IIoHandler
         return true;
     }
 
+    // Wraps a backend completion: counts requests in flight and drops results of superseded commands.
+    private Action<int> Completion(Action<int> onResult)
+    {
+        int issued = generation;
+        inFlight++;
+        return result =>
+        {
+            inFlight--;
+            if (issued == generation)
+                onResult(result);
+        };
+    }
+
     private void Complete()
     {
         status = StatusReady | StatusSeek;
@@ -604,15 +653,16 @@ public sealed class IdeChannel : IIoHandler
         w.Write(device); w.Write(control); w.Write(status); w.Write(error); w.Write(irqPending);
         w.Write((byte)transfer); w.Write(toDisk); w.Write(nextLba); w.Write(remaining); w.Write(blockSectors);
         w.Write(chunkStart); w.Write(chunkEnd); w.Write(blockEnd); w.Write(dataPos);
+        w.Write(dmaOffset); w.Write(dmaLength);
+        w.Write(active == null ? -1 : Array.IndexOf(drives, active));
+        w.Write(transfer is Transfer.DmaPending or Transfer.DmaRunning && dmaBackend != null);
+        SavePacketState(w);
         w.Write(buffer);
         BusMaster.Save(w);
         foreach (var drive in drives)
         {
             w.Write(drive != null);
-            if (drive == null)
-                continue;
-            w.Write(drive.LogicalHeads); w.Write(drive.LogicalSectors); w.Write(drive.MultipleSectors);
-            w.Write(drive.WriteCache); w.Write(drive.TransferMode);
+            drive?.SaveSettings(w);
         }
     }
 
@@ -625,20 +675,28 @@ public sealed class IdeChannel : IIoHandler
         transfer = (Transfer)r.ReadByte(); toDisk = r.ReadBoolean(); nextLba = r.ReadInt64(); remaining = r.ReadInt64();
         blockSectors = r.ReadInt32(); chunkStart = r.ReadInt32(); chunkEnd = r.ReadInt32(); blockEnd = r.ReadInt32();
         dataPos = r.ReadInt32();
+        dmaOffset = r.ReadInt64(); dmaLength = r.ReadInt64();
+        int activePosition = r.ReadInt32();
+        bool dmaFromMedium = r.ReadBoolean();
+        LoadPacketState(r);
         r.ReadBytes(buffer.Length).CopyTo(buffer, 0);
         BusMaster.Load(r);
         foreach (var drive in drives)
         {
             if (!r.ReadBoolean())
                 continue;
-            int heads = r.ReadInt32(), sectors = r.ReadInt32(), multiple = r.ReadInt32();
-            bool writeCache = r.ReadBoolean();
-            byte mode = r.ReadByte();
             if (drive == null)
                 throw new InvalidDataException("Saved state has an IDE drive this machine lacks.");
-            drive.LogicalHeads = heads; drive.LogicalSectors = sectors; drive.MultipleSectors = multiple;
-            drive.WriteCache = writeCache; drive.TransferMode = mode;
+            drive.LoadSettings(r);
         }
+        active = activePosition >= 0 ? drives[activePosition] : null;
+        // A pending DMA resumes against the active drive's medium.
+        dmaBackend = !dmaFromMedium ? null : active switch
+        {
+            AtaDrive disk => disk.Disk,
+            AtapiCdrom cdrom => cdrom.Media,
+            _ => null,
+        };
         UpdateIrq();
     }
 }

@@ -23,10 +23,11 @@ public sealed class Piix3Isa : PciFunction
         CapturePowerOnState();
     }
 
-    /// <summary>Sets PCI interrupt pin <paramref name="pin"/> (1 = INTA) of the device in <paramref name="slot"/>; swizzled onto PIRQA-D like QEMU's pc.</summary>
+    /// <summary>Sets PCI interrupt pin <paramref name="pin"/> (1 = INTA) of the device in <paramref name="slot"/>.</summary>
+    /// <remarks>Pins are swizzled onto PIRQA-D as (slot - 1 + pin - 1) mod 4, the wiring QEMU's pc has and SeaBIOS assumes.</remarks>
     public void SetPciIrq(int slot, int pin, bool level)
     {
-        int pirq = (slot + pin - 1) & 3;
+        int pirq = (slot - 1 + pin - 1) & 3;
         uint bit = 1u << slot;
         pirqSources[pirq] = level ? pirqSources[pirq] | bit : pirqSources[pirq] & ~bit;
         UpdateIsaIrqs();

@@ -20,6 +20,7 @@ public sealed class Piix4Pm : PciFunction, IIoHandler
 
     private readonly byte[] registers = new byte[IoSize];
     private readonly ApmPorts apm;
+    private readonly GpeBlock gpe = new();
     private readonly TimerEvent overflowTimer;
     private int mappedBase = -1;
     private long lastOverflow;   // PM timer overflow count (bit 23 flips) already reflected in TMR_STS
@@ -44,6 +45,7 @@ public sealed class Piix4Pm : PciFunction, IIoHandler
         overflowTimer = Bus.Clock.CreateTimer(OnOverflow);
         apm = new ApmPorts(this);
         Bus.Io.Register(0xB2, 2, apm);
+        Bus.Io.Register(GpeBlock.Port, 4, gpe, IoWidth.All);
         CapturePowerOnState();
     }
 
@@ -142,10 +144,10 @@ public sealed class Piix4Pm : PciFunction, IIoHandler
         registers[offset + 1] = (byte)(value >> 8);
     }
 
-    private void UpdateSci()
+    private void UpdateSci(bool force = false)
     {
         bool level = (ReadRegister(Pm1Status) & ReadRegister(Pm1Enable) & SciEvents) != 0;
-        if (level == sciLevel)
+        if (level == sciLevel && !force)
             return;
         sciLevel = level;
         Bus.SetIrq(SciIrq, level);
@@ -161,8 +163,7 @@ public sealed class Piix4Pm : PciFunction, IIoHandler
     {
         UpdateMapping();
         ArmOverflowTimer();
-        sciLevel = !sciLevel;
-        UpdateSci();
+        UpdateSci(force: true);
     }
 
     private void UpdateMapping()
@@ -176,6 +177,7 @@ public sealed class Piix4Pm : PciFunction, IIoHandler
         writer.Write(registers);
         writer.Write(lastOverflow);
         apm.Save(writer);
+        gpe.Save(writer);
     }
 
     protected override void LoadExtra(BinaryReader reader)
@@ -183,6 +185,7 @@ public sealed class Piix4Pm : PciFunction, IIoHandler
         reader.ReadBytes(IoSize).CopyTo(registers, 0);
         lastOverflow = reader.ReadInt64();
         apm.Load(reader);
+        gpe.Load(reader);
     }
 
     protected override void ResetExtra()
@@ -190,6 +193,7 @@ public sealed class Piix4Pm : PciFunction, IIoHandler
         Array.Clear(registers);
         lastOverflow = TimerTicks(Bus.Clock.Now) >> 23;
         apm.Reset();
+        gpe.Reset();
     }
 
     /// <summary>APM control (0xB2) and status (0xB3) ports; the ACPI enable/disable commands toggle SCI_EN directly since there is no SMM.</summary>
@@ -227,5 +231,37 @@ public sealed class Piix4Pm : PciFunction, IIoHandler
             control = reader.ReadByte();
             status = reader.ReadByte();
         }
+    }
+
+    /// <summary>The GPE0 block at QEMU's fixed 0xAFE0: 16 status bits (write-one-to-clear) and 16 enable bits.</summary>
+    /// <remarks>No event source raises GPEs yet; the registers exist so ACPI tables that name them read sane values.</remarks>
+    private sealed class GpeBlock : IIoHandler
+    {
+        public const ushort Port = 0xAFE0;
+        private readonly byte[] registers = new byte[4];
+
+        public uint Read(ushort port, int size)
+        {
+            uint value = 0;
+            for (int i = 0; i < size && port - Port + i < 4; i++)
+                value |= (uint)registers[port - Port + i] << (8 * i);
+            return value;
+        }
+
+        public void Write(ushort port, int size, uint value)
+        {
+            for (int i = 0; i < size && port - Port + i < 4; i++)
+            {
+                int at = port - Port + i;
+                byte data = (byte)(value >> (8 * i));
+                registers[at] = at < 2 ? (byte)(registers[at] & ~data) : data;
+            }
+        }
+
+        public void Reset() => Array.Clear(registers);
+
+        public void Save(BinaryWriter writer) => writer.Write(registers);
+
+        public void Load(BinaryReader reader) => reader.ReadBytes(registers.Length).CopyTo(registers, 0);
     }
 }

@@ -1,0 +1,76 @@
+using System.Globalization;
+using Emu.Machine;
+
+namespace Emu.Cli.Run;
+
+/// <summary><c>emu run</c>: boots a machine from a config file and command-line options.</summary>
+public static class RunCommand
+{
+    public static int Run(string[] args, TextWriter stderr)
+    {
+        var o = new GetOpt(args, "", "h",
+            ["config", "disk", "cdrom", "memory", "bios", "boot", "display", "serial", "debugcon", "monitor", "loadvm", "timeout"]);
+        if (o.Operands.Count > 0)
+            throw new UsageException($"unexpected argument '{o.Operands[0]}'");
+        string configPath = o.Get("config") ?? DefaultConfig();
+        var cfg = MachineConfig.Load(configPath);
+        if (o.Has("disk"))
+            cfg = cfg with { Disks = o.GetAll("disk").Select(ParseDisk).ToList(), DemoGuest = false };
+        if (o.Get("cdrom") is { } cd)
+            cfg = cfg with { Cdrom = Path.GetFullPath(cd) };
+        if (o.Get("memory") is { } mem)
+            cfg = cfg with { Memory = int.TryParse(mem, out int m) ? m : throw new UsageException($"invalid --memory '{mem}'") };
+        if (o.Get("bios") is { } bios)
+            cfg = cfg with { Bios = Path.GetFullPath(bios) };
+        if (o.Get("boot") is { } boot)
+            cfg = cfg with { Boot = boot is "c" or "d" ? boot : throw new UsageException($"invalid --boot '{boot}' (c or d)") };
+        if (o.Get("display") is { } display)
+            cfg = cfg with { Display = display is "none" ? display : throw new UsageException($"--display {display} is not available in this build (none)") };
+        if (o.Get("serial") is { } serial)
+            cfg = cfg with { Serial = serial };
+        if (o.Get("debugcon") is { } debugcon)
+            cfg = cfg with { Debugcon = debugcon };
+        if (o.Get("monitor") is { } monitor)
+            cfg = cfg with { Monitor = monitor };
+        if (o.Get("loadvm") is { } loadvm)
+            cfg = cfg with { LoadVm = loadvm };
+        if (o.Get("timeout") is { } timeout)
+            cfg = cfg with
+            {
+                Timeout = double.TryParse(timeout, NumberStyles.Float, CultureInfo.InvariantCulture, out double t) && t >= 0 ? t
+                    : throw new UsageException($"invalid --timeout '{timeout}'"),
+            };
+        if (cfg.Disks.Count == 0 && cfg.Cdrom == null)
+            throw new UsageException("no disk or CD-ROM to boot (use --disk PATH or --cdrom ISO)");
+        if (cfg.DemoGuest)
+            DemoGuest.EnsureDisk(cfg.Disks[0].Path, cfg.Root);
+
+        using var pc = new Pc(cfg);
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            pc.RequestQuit();
+        };
+        return pc.Run();
+    }
+
+    private static DiskConfig ParseDisk(string spec)
+    {
+        var kv = ImageArgs.ParseKeyValues(spec, "file");
+        string path = kv.GetValueOrDefault("file") ?? throw new UsageException($"--disk '{spec}': no path");
+        bool snapshot = kv.TryGetValue("snapshot", out var s) && s is "on" or "true" or "yes";
+        return new DiskConfig { Path = Path.GetFullPath(path), Format = kv.GetValueOrDefault("format"), Snapshot = snapshot };
+    }
+
+    /// <summary>config/default.json of the project the program was built from.</summary>
+    private static string DefaultConfig()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            string p = Path.Combine(dir.FullName, "config", "default.json");
+            if (File.Exists(p))
+                return p;
+        }
+        throw new UsageException("config/default.json not found next to the emu program; pass --config FILE");
+    }
+}

@@ -1,0 +1,257 @@
+using System.Diagnostics;
+using Emu.Block;
+using Emu.Block.Qcow2;
+using Emu.Hardware;
+using Emu.Hardware.Ide;
+using Emu.Hardware.Pci;
+using Emu.X86;
+
+namespace Emu.Machine;
+
+/// <summary>The PC: i440FX/PIIX3 chipset, legacy devices, IDE disks on the block layer, SeaBIOS, and the CPU, run on one thread.</summary>
+public sealed class Pc : IDisposable
+{
+    public const int ExitTimeout = 124;
+
+    private readonly MachineConfig _config;
+    private readonly Bus _bus;
+    private readonly Cpu _cpu;
+    private readonly Emu.X86.PhysicalMemory _cpuMemory;
+    private readonly OutputSink _serial;
+    private readonly OutputSink _debugcon;
+    private readonly List<BlockDevice> _disks = [];
+    private readonly List<string> _temporaryFiles = [];
+    private readonly Stopwatch _hostClock = new();
+    private long _clockBase;
+    private volatile bool _quitRequested;
+    private bool _mapDirty;
+
+    public Bus Bus => _bus;
+    public Cpu Cpu => _cpu;
+    public IReadOnlyList<BlockDevice> Disks => _disks;
+
+    public Pc(MachineConfig config, Stream? stdout = null)
+    {
+        _config = config;
+        if (config.Memory is < 2 or > 3584)
+            throw new MachineException($"Invalid memory size {config.Memory} MiB (2 to 3584)");
+        _bus = new Bus((long)config.Memory << 20);
+        _serial = new OutputSink(config.Serial, stdout);
+        _debugcon = new OutputSink(config.Debugcon, stdout);
+        try
+        {
+            BuildDevices(stdout);
+            _cpuMemory = new Emu.X86.PhysicalMemory(_bus.Memory.Ram, new CpuMemoryBridge(_bus.Memory));
+            _cpu = new Cpu(_cpuMemory, new CpuIoBridge(_bus.Io), new CpuInterruptBridge(_bus))
+            {
+                TimeStampSource = () => (ulong)NowNs(),
+            };
+            // Map changes happen inside port writes (PAM, A20) while the CPU runs: stop it after this
+            // instruction and re-sync before the next one.
+            _bus.Memory.MapChanged += () =>
+            {
+                _mapDirty = true;
+                _cpu?.Stop();
+            };
+            _bus.Memory.RamWrittenByDevice += (address, length) => _cpu.InvalidateCode((uint)address, (uint)length);
+            SyncMemoryMap();
+            _cpu.Reset();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    private void BuildDevices(Stream? stdout)
+    {
+        var bios = Firmware.Load(Firmware.Find(_config.Bios, "bios-256k.bin"), 256 * 1024);
+        // The BIOS sits just below 4 GiB, and its last 128 KiB also at 0xE0000 (the isa-bios alias).
+        _bus.Memory.AddRom((uint)(0x1_0000_0000L - bios.Length), bios);
+        int low = Math.Min(bios.Length, 128 * 1024);
+        _bus.Memory.AddRom((uint)(0x100000 - low), bios[^low..]);
+
+        var pic = new Pic8259(_bus);
+        _ = new Pit8254(_bus);
+        var rtc = new CmosRtc(_bus, DateTime.UtcNow);
+        rtc.SetMemory(_bus.Memory.LowRamSize, _bus.Memory.HighRamSize);
+        rtc.SetCpuCount(1);
+        _ = new I8042(_bus);
+        _ = new Port92(_bus);
+        _ = new Uart16550(_bus, _serial.Write);
+        _ = new DebugConsole(_bus, _debugcon.Write);
+        _ = new DebugExit(_bus);
+        var pci = new PciBus(_bus);
+        _ = new I440fx(pci);
+        _ = new Piix3Isa(pci);
+        var ide = new IdeController(_bus);
+        _ = new Piix3Ide(pci, ide);
+        _ = new Piix4Pm(pci);
+        _ = new FwCfg(_bus, cpuCount: 1);
+        GC.KeepAlive(pic);
+
+        int next = 0;
+        foreach (var disk in _config.Disks)
+        {
+            int slot = disk.Channel is int c ? c * 2 + (disk.Position ?? 0) : next;
+            if (slot is < 0 or > 3)
+                throw new MachineException($"Invalid IDE position for disk '{disk.Path}'");
+            next = Math.Max(next, slot + 1);
+            var device = OpenDisk(disk);
+            ide.AttachDisk(slot / 2, slot % 2, new DiskBackend(device));
+        }
+        if (_config.Cdrom != null)
+        {
+            var driver = ImageOpener.Open(_config.Cdrom, new ImageOptions { Format = "raw", ReadOnly = true });
+            var device = new BlockDevice(driver, new BusEventLoop(_bus, Wake));
+            _disks.Add(device);
+            int slot = Math.Max(next, 2);
+            if (slot > 3)
+                throw new MachineException("No free IDE position for the CD-ROM");
+            ide.AttachCdrom(slot / 2, slot % 2, new DiskBackend(device));
+        }
+    }
+
+    private BlockDevice OpenDisk(DiskConfig disk)
+    {
+        BlockDriver driver;
+        if (disk.Snapshot)
+        {
+            // Writes go to a temporary overlay; the image itself is only read.
+            string format = disk.Format ?? ImageOpener.Probe(disk.Path);
+            using (var probe = ImageOpener.Open(disk.Path, new ImageOptions { Format = format, ReadOnly = true }))
+            {
+                string overlay = Path.Combine(Path.GetTempPath(), $"emu-snapshot-{Environment.ProcessId}-{_temporaryFiles.Count}.qcow2");
+                Qcow2Creator.Create(overlay, new Qcow2CreateOptions { Size = probe.Size, BackingFile = Path.GetFullPath(disk.Path), BackingFormat = format });
+                _temporaryFiles.Add(overlay);
+                driver = ImageOpener.Open(overlay, new ImageOptions { Format = "qcow2" });
+            }
+        }
+        else
+        {
+            driver = ImageOpener.Open(disk.Path, new ImageOptions { Format = disk.Format });
+        }
+        var device = new BlockDevice(driver, new BusEventLoop(_bus, Wake));
+        _disks.Add(device);
+        return device;
+    }
+
+    /// <summary>Routes the CPU's accesses to pages that are not plain RAM (VGA window, ROM, shadow RAM) through the bus.</summary>
+    private void SyncMemoryMap()
+    {
+        _mapDirty = false;
+        var mem = _bus.Memory;
+        uint end = (uint)Math.Min(mem.Ram.Length, 0x100000);
+        for (uint page = 0xA0000; page < end; page += 4096)
+        {
+            bool readDirect = mem.RamOffset(page, false) == page;
+            bool writeDirect = mem.RamOffset(page, true) == page;
+            _cpuMemory?.SetBusRouting(page, 4096, !readDirect, !writeDirect);
+        }
+        if (_cpu != null)
+        {
+            _cpu.A20Enabled = mem.A20Enabled;
+            _cpu.FlushDecodeCache();
+        }
+    }
+
+    // Called from I/O threads: Stop only sets flags the CPU polls, so a racy call is harmless.
+    private void Wake() => _cpu?.Stop();
+
+    private long NowNs() => _clockBase + (long)(_hostClock.Elapsed.TotalMilliseconds * 1_000_000);
+
+    /// <summary>Asks the run loop to stop (monitor quit, Ctrl-C); the run ends cleanly with status 0.</summary>
+    public void RequestQuit() => _quitRequested = true;
+
+    /// <summary>Runs the machine until the guest exits, powers off, the timeout passes or a quit is requested; returns the exit status.</summary>
+    public int Run()
+    {
+        _hostClock.Start();
+        var deadline = _config.Timeout > 0 ? TimeSpan.FromSeconds(_config.Timeout) : TimeSpan.MaxValue;
+        const int slice = 50_000;
+        while (true)
+        {
+            _bus.Clock.AdvanceTo(NowNs());
+            _bus.Events.RunPending();
+            switch (_bus.PendingRequest)
+            {
+                case MachineRequest.Exit:
+                    return Finish(_bus.ExitStatus);
+                case MachineRequest.PowerOff:
+                    return Finish(0);
+                case MachineRequest.Reset:
+                    _bus.ClearRequest();
+                    _bus.ResetDevices();
+                    _cpu.Reset();
+                    SyncMemoryMap();
+                    break;
+            }
+            if (_quitRequested)
+                return Finish(0);
+            if (_hostClock.Elapsed > deadline)
+                return Finish(ExitTimeout);
+            if (_cpu.InShutdown)
+            {
+                // Triple fault: the PC resets, as QEMU's pc machine does by default.
+                _bus.ResetDevices();
+                _cpu.Reset();
+                SyncMemoryMap();
+                continue;
+            }
+            if (_mapDirty)
+                SyncMemoryMap();
+            _cpu.Run(slice);
+            if (_cpu.Halted && !_bus.Events.HasPending)
+            {
+                long next = _bus.Clock.NextDeadline;
+                long wait = next == long.MaxValue ? 10_000_000 : Math.Clamp(next - NowNs(), 0, 10_000_000);
+                if (wait > 50_000)
+                    _bus.Events.WaitForWork(TimeSpan.FromTicks(wait / 100));
+            }
+        }
+    }
+
+    /// <summary>Completes in-flight requests, flushes every image, and returns the exit status.</summary>
+    private int Finish(int status)
+    {
+        DrainDisks();
+        foreach (var d in _disks)
+        {
+            try
+            {
+                d.Driver.Flush();
+            }
+            catch (BlockException e)
+            {
+                Console.Error.WriteLine($"emu run: flushing '{d.Driver.FileName}' failed: {e.Message}");
+                status = status == 0 ? 1 : status;
+            }
+        }
+        _serial.Flush();
+        _debugcon.Flush();
+        return status;
+    }
+
+    /// <summary>Runs block completions until no request is in flight (device callbacks still run, so guests see them finish).</summary>
+    public void DrainDisks()
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (_disks.Any(d => d.InFlight > 0) && DateTime.UtcNow < until)
+        {
+            _bus.Events.WaitForWork(TimeSpan.FromMilliseconds(10));
+            _bus.Events.RunPending();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var d in _disks)
+            d.Dispose();
+        _disks.Clear();
+        foreach (var f in _temporaryFiles)
+            File.Delete(f);
+        _serial.Dispose();
+        _debugcon.Dispose();
+    }
+}
