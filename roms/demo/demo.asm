@@ -11,7 +11,8 @@ PROG_SECTORS equ 16
 DATA_LBA     equ 4096              ; 2 MiB into the disk
 DATA_SECTORS equ 32768             ; 16 MiB data area
 BUF          equ 0x1000            ; segment of the 128 KiB transfer buffer (physical 0x10000)
-PRD          equ 0x9000            ; bus-master PRD table (physical)
+PRD          equ 0x9000            ; bus-master PRD table for 128 KiB transfers (physical)
+PRD4K        equ 0x9100            ; PRD table for 4 KiB transfers: the table must match the transfer size
 ATA          equ 0x1f0
 ATA_CTL      equ 0x3f6
 TICKS        equ 0x46c             ; BIOS tick counter (18.2 Hz)
@@ -145,12 +146,11 @@ main:
     pop cx
     loop .rr
     call elapsed_ticks
-    ; IOPS = 4000 * 1193182 / (ticks * 65536)
+    ; IOPS = 4000 * 1193182 / periods
     mov eax, 4000
     mov edx, 1193182
     mul edx
     mov ecx, [ticks]
-    shl ecx, 16
     div ecx
     call print_dec
     mov si, s_iops
@@ -335,11 +335,14 @@ find_busmaster:
     mov dword [PRD + 4], 0
     mov dword [PRD + 8], 0x20000
     mov dword [PRD + 12], 0x80000000
+    mov dword [PRD4K], 0x10000
+    mov dword [PRD4K + 4], 0x80001000
     ret
 
 ; AL = command (0xc8 read DMA, 0xca write DMA), DX = sectors (<= 256), EBX = LBA.
 dma_cmd:
     mov [dma_op], al
+    mov [dma_sectors], dx
     call setup_lba
     mov dx, [bm_base]
     xor al, al
@@ -349,7 +352,10 @@ dma_cmd:
     out dx, al                     ; clear interrupt and error
     add dx, 2
     mov eax, PRD
-    out dx, eax
+    cmp word [dma_sectors], 8
+    jne .p
+    mov eax, PRD4K
+.p: out dx, eax
     mov dx, ATA + 7
     mov al, [dma_op]
     out dx, al
@@ -449,19 +455,46 @@ verify:
     jmp fail
 
 ; ---------------------------------------------------------------------------------------------
-; Timing through the BIOS tick counter.
+; Timing: the BIOS tick count (IRQ0, every 65536 PIT periods) combined with PIT channel 0's current
+; count, giving PIT periods of 1/1193182 s in a 32-bit value.
+
+read_time:                         ; EAX = time in PIT periods
+    push edx
+    push ebx
+    cli
+    xor al, al
+    out 0x43, al                   ; latch channel 0
+    in al, 0x40
+    mov bl, al
+    in al, 0x40
+    mov bh, al
+    mov edx, [TICKS]
+    mov al, 0x0a                   ; read the master PIC's IRR
+    out 0x20, al
+    in al, 0x20
+    sti
+    test al, 1
+    jz .n
+    cmp bx, 0x8000                 ; IRQ0 pending and the counter just wrapped: that tick is not counted yet
+    jb .n
+    inc edx
+.n: shl edx, 16
+    movzx eax, bx
+    neg ax                         ; periods elapsed in this tick: 65536 - count
+    movzx eax, ax
+    add eax, edx
+    pop ebx
+    pop edx
+    ret
 
 tick_start:
     mov dword [bytes_kib], 8192
-    mov eax, [TICKS]
-.w: cmp eax, [TICKS]               ; align to a tick edge
-    je .w
-    mov eax, [TICKS]
+    call read_time
     mov [t0], eax
     ret
 
-elapsed_ticks:
-    mov eax, [TICKS]
+elapsed_ticks:                     ; [ticks] = PIT periods since tick_start (at least 1)
+    call read_time
     sub eax, [t0]
     jnz .ok
     inc eax
@@ -472,16 +505,15 @@ elapsed_ticks:
 report_rate:
 report_rate_kib:                   ; prints bytes_kib over the elapsed time as MiB/s with one decimal
     call elapsed_ticks
-    ; KiB/s = kib * 1193182 / (ticks * 65536); tenths of MiB/s = KiB/s * 10 / 1024
+    ; tenths of MiB/s = kib * 1193182 * 10 / (periods * 1024)
     mov eax, [bytes_kib]
     mov edx, 1193182
-    mul edx
+    mul edx                        ; edx:eax = KiB * Hz
     mov ecx, [ticks]
-    shl ecx, 16
-    div ecx
+    div ecx                        ; eax = KiB/s
     mov edx, 10
     mul edx
-    shr eax, 10
+    shr eax, 10                    ; tenths of MiB/s
     xor edx, edx
     mov ecx, 10
     div ecx
@@ -607,6 +639,7 @@ align 4
 disk_sectors: dd 0
 bm_base:      dw 0
 dma_op:       db 0
+dma_sectors:  dw 0
 chunk:        dw 0
 seed:         dd 0
 csum:         dd 0
