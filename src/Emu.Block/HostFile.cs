@@ -91,6 +91,24 @@ public sealed class HostFile : IDisposable
             RandomAccess.FlushToDisk(_handle);
     }
 
+    /// <summary>Length of the hole (bytes that read as zeroes without being stored) starting at offset, at most length.</summary>
+    /// <remarks>Bytes past the end of the file count as a hole. 0 when the host cannot tell.</remarks>
+    public long HoleLength(long offset, long length)
+    {
+        long fileLength = Length;
+        if (offset >= fileLength)
+            return length;
+        try
+        {
+            long next = Native.NextData(_handle, offset, fileLength);
+            return next < 0 ? 0 : Math.Min(length, next - offset);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>Bytes the file occupies on the host disk (allocated blocks).</summary>
     public long AllocatedBytes
     {

@@ -493,6 +493,13 @@ public sealed partial class Qcow2Driver : BlockDriver
             while (run < length)
             {
                 long next = offset + run;
+                if (kind == ClusterKind.Unallocated && L1EntryEmpty(next))
+                {
+                    // A whole L1 range without an L2 table: skip it in one step.
+                    long l1Span = 1L << (ClusterBits + L2Bits);
+                    run += Math.Min(length - run, l1Span - (next & (l1Span - 1)));
+                    continue;
+                }
                 ulong e = GetL2Entry(next);
                 var k = Classify(e);
                 if (k != kind || k == ClusterKind.Compressed)
@@ -509,9 +516,21 @@ public sealed partial class Qcow2Driver : BlockDriver
             {
                 case ClusterKind.Normal:
                     var flags = BlockStatusFlags.Data | BlockStatusFlags.Allocated;
+                    long host = (long)(entry & OffsetMask) + inCluster;
                     if (_crypto == null)
+                    {
                         flags |= BlockStatusFlags.OffsetValid;
-                    return new BlockStatus(run, flags, (long)(entry & OffsetMask) + inCluster, 0);
+                        // Like QEMU, look through to the host file: a hole there reads as zeroes.
+                        long hole = _file.HoleLength(host, run);
+                        if (hole >= run)
+                            flags |= BlockStatusFlags.Zero;
+                        else if (hole >= ClusterSize - inCluster)
+                        {
+                            run = hole - ((host + hole) & ClusterMask);
+                            flags |= BlockStatusFlags.Zero;
+                        }
+                    }
+                    return new BlockStatus(run, flags, host, 0);
                 case ClusterKind.Zero:
                     return new BlockStatus(run, BlockStatusFlags.Zero | BlockStatusFlags.Allocated, 0, 0);
                 case ClusterKind.Compressed:
@@ -525,6 +544,12 @@ public sealed partial class Qcow2Driver : BlockDriver
                     return inner with { Depth = inner.Depth + 1 };
             }
         }
+    }
+
+    private bool L1EntryEmpty(long guestOffset)
+    {
+        long l1Index = guestOffset >> (ClusterBits + L2Bits);
+        return l1Index >= _l1.Length || (_l1[l1Index] & OffsetMask) == 0;
     }
 
     // ---------- vm-state ----------

@@ -35,7 +35,11 @@ public sealed class RawDriver : BlockDriver
     public override BlockStatus GetStatus(long offset, long length)
     {
         CheckRange(offset, length);
-        return new BlockStatus(length, BlockStatusFlags.Data | BlockStatusFlags.Allocated | BlockStatusFlags.OffsetValid, offset, 0);
+        var flags = BlockStatusFlags.Data | BlockStatusFlags.Allocated | BlockStatusFlags.OffsetValid;
+        long hole = _file.HoleLength(offset, length);
+        if (hole > 0)
+            return new BlockStatus(hole, flags | BlockStatusFlags.Zero, offset, 0);
+        return new BlockStatus(length, flags, offset, 0);
     }
 
     /// <summary>Creates a raw image of the given size (sparse).</summary>

@@ -49,7 +49,7 @@ public static partial class ImgCommand
             var sa = a.GetStatus(pos, n);
             var sb = b.GetStatus(pos, n);
             // Two zero ranges compare equal without reading them.
-            if ((sa.Flags & BlockStatusFlags.Zero) != 0 && (sb.Flags & BlockStatusFlags.Zero) != 0 && (sa.Flags & BlockStatusFlags.Data) == 0 && (sb.Flags & BlockStatusFlags.Data) == 0)
+            if ((sa.Flags & BlockStatusFlags.Zero) != 0 && (sb.Flags & BlockStatusFlags.Zero) != 0)
             {
                 int m = (int)Math.Min(sa.Length, sb.Length);
                 pos += m - chunk;

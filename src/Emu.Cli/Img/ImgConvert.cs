@@ -65,7 +65,7 @@ public static partial class ImgCommand
                     int n = (int)Math.Min(chunk - (outPos % chunk), input.Size - pos);
                     var st = input.GetStatus(pos, n);
                     n = (int)Math.Min(n, st.Length);
-                    bool zeroRange = (st.Flags & BlockStatusFlags.Zero) != 0 && (st.Flags & BlockStatusFlags.Data) == 0;
+                    bool zeroRange = (st.Flags & BlockStatusFlags.Zero) != 0;
                     if (!zeroRange)
                     {
                         var span = buf.AsSpan(0, n);
