@@ -34,19 +34,7 @@ public static class Units
     }
 
     /// <summary>QEMU's size_to_str: "64 MiB", "336 KiB", "1.5 GiB", "0 B".</summary>
-    public static string SizeToStr(long value)
-    {
-        string[] suffixes = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-        int i = 0;
-        double v = value;
-        // Like QEMU, switch unit once the value reaches 1000 of the smaller one.
-        while (i < suffixes.Length - 1 && v >= 1000)
-        {
-            v /= 1024;
-            i++;
-        }
-        return $"{v.ToString("G3", CultureInfo.InvariantCulture)} {suffixes[i]}";
-    }
+    public static string SizeToStr(long value) => Emu.Block.SizeFormat.ToHuman(value);
 
     /// <summary>qemu-io's cvtstr: "64 KiB", "1.500 MiB", "512 bytes".</summary>
     public static string CvtStr(double value)

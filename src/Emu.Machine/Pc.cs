@@ -27,14 +27,24 @@ public sealed class Pc : IDisposable
     private bool _mapDirty;
 
     public Bus Bus => _bus;
+
+    /// <summary>While paused (monitor stop) the CPU does not run; devices and the monitor still do.</summary>
+    public bool Paused { get; set; }
+
+    /// <summary>Runs work on the machine thread between CPU slices (thread-safe).</summary>
+    public void Post(Action work)
+    {
+        _bus.Post(work);
+        _cpu?.Stop();
+    }
     public Cpu Cpu => _cpu;
     public IReadOnlyList<BlockDevice> Disks => _disks;
 
     public Pc(MachineConfig config, Stream? stdout = null)
     {
         _config = config;
-        if (config.Memory is < 2 or > 3584)
-            throw new MachineException($"Invalid memory size {config.Memory} MiB (2 to 3584)");
+        if (config.Memory is < 2 or > 2047)
+            throw new MachineException($"Invalid memory size {config.Memory} MiB (2 to 2047)");
         _bus = new Bus((long)config.Memory << 20);
         _serial = new OutputSink(config.Serial, stdout);
         _debugcon = new OutputSink(config.Debugcon, stdout);
@@ -161,6 +171,13 @@ public sealed class Pc : IDisposable
 
     private long NowNs() => _clockBase + (long)(_hostClock.Elapsed.TotalMilliseconds * 1_000_000);
 
+    /// <summary>After a state restore: the virtual clock continues from the saved time; memory routing follows the restored chipset.</summary>
+    internal void AfterStateLoad()
+    {
+        _clockBase = _bus.Clock.Now - (long)(_hostClock.Elapsed.TotalMilliseconds * 1_000_000);
+        SyncMemoryMap();
+    }
+
     /// <summary>Asks the run loop to stop (monitor quit, Ctrl-C); the run ends cleanly with status 0.</summary>
     public void RequestQuit() => _quitRequested = true;
 
@@ -201,6 +218,11 @@ public sealed class Pc : IDisposable
             }
             if (_mapDirty)
                 SyncMemoryMap();
+            if (Paused)
+            {
+                _bus.Events.WaitForWork(TimeSpan.FromMilliseconds(20));
+                continue;
+            }
             _cpu.Run(slice);
             if (_cpu.Halted && !_bus.Events.HasPending)
             {

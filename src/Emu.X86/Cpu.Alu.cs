@@ -149,7 +149,14 @@ public sealed partial class Cpu
             case Mnemonic.Rcr:
                 {
                     int c = count % (w + 1);
-                    if (c == 0) return;
+                    if (c == 0)
+                    {
+                        // A full-circle rotate leaves the value and CF; OF is updated like a count of 1 would.
+                        uint msb = (a & sign) != 0 ? 1u : 0;
+                        uint of0 = i.Mnemonic == Mnemonic.Rcl ? msb ^ CarryFlag() : msb ^ ((a & (sign >> 1)) != 0 ? 1u : 0);
+                        SetArithFlags(Flags.OF, of0 << 11);
+                        return;
+                    }
                     ulong wide = ((ulong)CarryFlag() << w) | a;
                     ulong wmask = (1UL << (w + 1)) - 1;
                     wide = i.Mnemonic == Mnemonic.Rcl
@@ -450,7 +457,7 @@ public sealed partial class Cpu
         SetArithFlags(Flags.CF, cf);
         if (m == Mnemonic.Bt) return;
         uint nv = m == Mnemonic.Bts ? value | (1u << (int)bit) : m == Mnemonic.Btr ? value & ~(1u << (int)bit) : value ^ (1u << (int)bit);
-        if (isMem) WriteLin(_rmwLin, size, nv, _user);
+        if (isMem) WriteRmwMem(size, nv);
         else SetReg(i.Op0Register, nv);
     }
 

@@ -121,7 +121,6 @@ public sealed partial class Cpu
         ushort sel = ReadMem16(ms, Addr16(i) ? (ea + (uint)size) & 0xFFFF : ea + (uint)size);
         if (_faulted || !LoadSegment(seg, sel)) return;
         SetReg(i.Op0Register, off);
-        if (seg == SS) _interruptShadow = true;
         _breakBlock = true;
     }
 }

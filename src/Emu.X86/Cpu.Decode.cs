@@ -2,8 +2,9 @@ using Iced.Intel;
 
 namespace Emu.X86;
 
-// The decode cache: instructions are decoded once per physical page and code size, and a page's
-// decodings are discarded when the guest (or a device via InvalidateCode) writes to that page.
+// The decode cache: instructions are decoded once per physical page and code size. A guest write
+// discards a page's decodings only if it touches bytes of decoded instructions (data next to code
+// stays cheap); devices report their writes through InvalidateCode, which discards whole pages.
 public sealed partial class Cpu
 {
     const int MaxBlock = 48;

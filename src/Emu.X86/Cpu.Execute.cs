@@ -147,6 +147,7 @@ public sealed partial class Cpu
             case Mnemonic.Arpl: Arpl(ref i); break;
             case Mnemonic.Cpuid: Cpuid(); break;
             case Mnemonic.Rdtsc: Rdtsc(); break;
+            case Mnemonic.Rdpmc: Rdpmc(); break;
             case Mnemonic.Rdmsr: Rdmsr(); break;
             case Mnemonic.Wrmsr: Wrmsr(); break;
             case Mnemonic.Ud0: case Mnemonic.Ud1: case Mnemonic.Ud2: UD(); break;

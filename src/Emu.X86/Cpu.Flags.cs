@@ -135,6 +135,12 @@ public sealed partial class Cpu
                 case Iced.Intel.ConditionCode.a: return a > b;
             }
         }
+        else if (_lop != LazyOp.None)
+        {
+            // Any lazy result decides ZF directly (DEC/JNZ loops, TEST/JZ).
+            if (cc == Iced.Intel.ConditionCode.ne) return (_lres & SizeMask(_lsize)) != 0;
+            if (cc == Iced.Intel.ConditionCode.e) return (_lres & SizeMask(_lsize)) == 0;
+        }
         switch (cc)
         {
             case Iced.Intel.ConditionCode.o: return OverflowFlag;

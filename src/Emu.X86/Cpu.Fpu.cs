@@ -152,10 +152,16 @@ public sealed partial class Cpu
         return false;
     }
 
+    /// <summary>Raised when an unmasked x87 exception becomes pending while CR0.NE = 0: the FERR# output
+    /// that PC chipsets route to IRQ 13 (MS-DOS compatible error reporting).</summary>
+    public event Action? FpuErrorSignaled;
+
     void UpdateFpuErrorSummary()
     {
+        bool before = (_fpu.Status & X87.ES) != 0;
         if ((_fpu.Status & ~_fpu.Control & 0x3F) != 0) _fpu.Status |= X87.ES | X87.B;
         else _fpu.Status &= unchecked((ushort)~(X87.ES | X87.B));
+        if (!before && (_fpu.Status & X87.ES) != 0 && (_cr0 & Cr0NE) == 0) FpuErrorSignaled?.Invoke();
     }
 
     /// <summary>Merges an operation's exceptions into the status word; true if the result may be stored
@@ -381,6 +387,8 @@ public sealed partial class Cpu
         else
         {
             Float80 d = _fpu.St(dst);
+            // A denormal memory operand is not reported when the operation only propagates a NaN.
+            if (d.IsNaN || src.IsNaN) st.Flags &= ~SoftFloat.DE;
             Float80 r = reverse ? FpuCompute(op, src, d, ref st) : FpuCompute(op, d, src, ref st);
             if (FpuReport(st)) _fpu.Set(dst, r);
         }
@@ -591,7 +599,7 @@ public sealed partial class Cpu
         if (cond) _fpu.Set(0, _fpu.St(src));
     }
 
-    /// <summary>FNSTENV/FNSAVE in the protected-mode layout (14 or 28 bytes, then the registers for FSAVE).</summary>
+    /// <summary>FNSTENV/FNSAVE: 14- or 28-byte environment in the real-mode or protected-mode layout, then the registers for FSAVE.</summary>
     void FpuStoreEnv(ref Instruction i, bool save)
     {
         bool env32 = i.MemorySize is MemorySize.FpuEnv28 or MemorySize.FpuState108;
@@ -600,13 +608,30 @@ public sealed partial class Cpu
         int envSize = env32 ? 28 : 14;
         if (!ProbeMemWrite(seg, ea, envSize + (save ? 80 : 0))) return;
         int w = env32 ? 4 : 2;
+        uint ipField, csField, dpField, dsField;
+        if (!ProtectedMode || V86)
+        {
+            // Real-mode layout: 20/32-bit linear pointers split into a low word and high bits at 12.
+            uint ip = ((uint)_fpu.LastCs << 4) + _fpu.LastIp, dp = ((uint)_fpu.LastDs << 4) + _fpu.LastDp;
+            ipField = ip & 0xFFFF;
+            csField = ((ip >> 16) << 12) | (_fpu.LastOpcode & 0x7FFu);
+            dpField = dp & 0xFFFF;
+            dsField = (dp >> 16) << 12;
+        }
+        else
+        {
+            ipField = _fpu.LastIp;
+            csField = env32 ? _fpu.LastCs | ((uint)_fpu.LastOpcode << 16) : _fpu.LastCs;
+            dpField = _fpu.LastDp;
+            dsField = _fpu.LastDs;
+        }
         WriteMem(seg, ea, w, _fpu.Control);
         WriteMem(seg, ea + (uint)w, w, _fpu.StatusWord);
         WriteMem(seg, ea + (uint)(2 * w), w, _fpu.TagWord);
-        WriteMem(seg, ea + (uint)(3 * w), w, _fpu.LastIp);
-        WriteMem(seg, ea + (uint)(4 * w), w, env32 ? _fpu.LastCs | ((uint)_fpu.LastOpcode << 16) : _fpu.LastCs);
-        WriteMem(seg, ea + (uint)(5 * w), w, _fpu.LastDp);
-        WriteMem(seg, ea + (uint)(6 * w), w, _fpu.LastDs);
+        WriteMem(seg, ea + (uint)(3 * w), w, ipField);
+        WriteMem(seg, ea + (uint)(4 * w), w, csField);
+        WriteMem(seg, ea + (uint)(5 * w), w, dpField);
+        WriteMem(seg, ea + (uint)(6 * w), w, dsField);
         if (save)
         {
             for (int r = 0; r < 8; r++)
@@ -647,11 +672,23 @@ public sealed partial class Cpu
         _fpu.Status = (ushort)(sw & ~0x3800);
         _fpu.Top = (sw >> 11) & 7;
         _fpu.TagWord = tw;
-        _fpu.LastIp = ip;
-        _fpu.LastCs = (ushort)cs;
-        _fpu.LastOpcode = (ushort)((cs >> 16) & 0x7FF);
-        _fpu.LastDp = dp;
-        _fpu.LastDs = (ushort)ds;
+        if (!ProtectedMode || V86)
+        {
+            // Real-mode layout: rebuild linear pointers, kept as offsets with a zero selector.
+            _fpu.LastIp = (ip & 0xFFFF) | ((cs >> 12) << 16);
+            _fpu.LastCs = 0;
+            _fpu.LastOpcode = (ushort)(cs & 0x7FF);
+            _fpu.LastDp = (dp & 0xFFFF) | ((ds >> 12) << 16);
+            _fpu.LastDs = 0;
+        }
+        else
+        {
+            _fpu.LastIp = ip;
+            _fpu.LastCs = (ushort)cs;
+            _fpu.LastOpcode = (ushort)((cs >> 16) & 0x7FF);
+            _fpu.LastDp = dp;
+            _fpu.LastDs = (ushort)ds;
+        }
         if (restore)
             for (int r = 0; r < 8; r++) _fpu.R[_fpu.Phys(r)] = regs[r];
         UpdateFpuErrorSummary();

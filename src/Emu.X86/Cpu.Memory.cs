@@ -32,6 +32,7 @@ public sealed partial class Cpu
             RaiseFault(seg == SS ? Vector.SS : Vector.GP, 0);
             return 0;
         }
+        if (_dataBreakpoints) CheckDataBreakpoints(s.Base + offset, size, write);
         return s.Base + offset;
     }
 

@@ -8,7 +8,8 @@ namespace Emu.X86;
 public sealed partial class Cpu
 {
     static readonly byte[] MemSize = BuildMemSizeTable();
-    uint _rmwLin;
+    uint _rmwLin, _rmwPhys;   // the pending read-modify-write target
+    bool _rmwSplit;           // it crosses a page: write through the linear path
 
     static byte[] BuildMemSizeTable()
     {
@@ -78,6 +79,15 @@ public sealed partial class Cpu
             if (x != Register.None) ea += GetReg(x) * (uint)i.MemoryIndexScale;
             return ea;
         }
+        bi = (uint)(b - Register.AX);
+        if (bi < 8)
+        {
+            // 16-bit addressing: [BX/BP + SI/DI + disp] wraps at 64 KiB.
+            ea += R[bi];
+            Register x = i.MemoryIndex;
+            if (x != Register.None) ea += GetReg(x);
+            return ea & 0xFFFF;
+        }
         return EffAddrSlow(i, ea);
     }
 
@@ -139,8 +149,19 @@ public sealed partial class Cpu
     uint ReadRmwMem(int seg, uint offset, int size)
     {
         uint lin = SegLinear(seg, offset, size, true);
-        if (_faulted || !ProbeWrite(lin, size, _user)) return 0;
+        if (_faulted) return 0;
         _rmwLin = lin;
+        if (((lin + (uint)size - 1) ^ lin) < 0x1000)
+        {
+            // Within one page: translate once with write intent and keep the physical address for the write.
+            uint p = Translate(lin, true, _user);
+            if (_faulted) return 0;
+            _rmwPhys = p;
+            _rmwSplit = false;
+            return size == 4 ? _mem.Read32(p) : size == 2 ? _mem.Read16(p) : _mem.Read8(p);
+        }
+        if (!ProbeWrite(lin, size, _user)) return 0;
+        _rmwSplit = true;
         return ReadLin(lin, size, _user);
     }
 
@@ -148,7 +169,18 @@ public sealed partial class Cpu
     void WriteOp0Rmw(in Instruction i, int size, uint v)
     {
         if (i.Op0Kind == OpKind.Register) SetReg(i.Op0Register, v);
-        else WriteLin(_rmwLin, size, v, _user);
+        else WriteRmwMem(size, v);
+    }
+
+    /// <summary>Completes a read-modify-write started by <see cref="ReadRmwMem"/>.</summary>
+    void WriteRmwMem(int size, uint v)
+    {
+        if (_rmwSplit) { WriteLin(_rmwLin, size, v, _user); return; }
+        uint p = _rmwPhys;
+        NoteWrite(p, size);
+        if (size == 4) _mem.Write32(p, v);
+        else if (size == 2) _mem.Write16(p, (ushort)v);
+        else _mem.Write8(p, (byte)v);
     }
 
     /// <summary>Relative branch target of a near branch decoded at a page offset, rebased on the current EIP.</summary>

@@ -44,8 +44,17 @@ public sealed partial class Cpu
         return v;
     }
 
-    /// <summary>Operand size of PUSH/POP: 2 or 4 bytes.</summary>
-    static int StackOpSize(in Instruction i) => Math.Abs(i.StackPointerIncrement);
+    /// <summary>Operand size of PUSH/POP: 2 or 4 bytes (general registers directly, other forms via Iced's stack info).</summary>
+    static int StackOpSize(in Instruction i)
+    {
+        if (i.Op0Kind == OpKind.Register)
+        {
+            Register r = i.Op0Register;
+            if ((uint)(r - Register.EAX) < 8) return 4;
+            if ((uint)(r - Register.AX) < 8) return 2;
+        }
+        return Math.Abs(i.StackPointerIncrement);
+    }
 
     void Push(ref Instruction i)
     {

@@ -46,6 +46,7 @@ public sealed partial class Cpu
         _ldtr = s.Ldtr; _tr = s.Tr;
         _gdtrBase = s.GdtrBase; _idtrBase = s.IdtrBase; _gdtrLimit = s.GdtrLimit; _idtrLimit = s.IdtrLimit;
         s.Dr.CopyTo(_dr, 0);
+        UpdateBreakpoints();
         _tsc = s.TscOffset; _msrApicBase = s.ApicBase;
         _sysenterCs = s.SysenterCs; _sysenterEsp = s.SysenterEsp; _sysenterEip = s.SysenterEip;
         _cpl = s.Cpl;

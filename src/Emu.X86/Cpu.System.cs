@@ -21,7 +21,7 @@ public sealed partial class Cpu
     public uint Cr2 { get => _cr2; set => _cr2 = value; }
     public uint Cr3 { get => _cr3; set { _cr3 = value; FlushTlb(false); _breakBlock = true; } }
     public uint Cr4 { get => _cr4; set { _cr4 = value & Cr4Supported; FlushTlb(true); _breakBlock = true; } }
-    /// <summary>Debug register DR0..DR7 (breakpoints are stored but not triggered).</summary>
+    /// <summary>Debug register DR0..DR7.</summary>
     public uint GetDebugRegister(int n) => _dr[n];
     public uint GdtrBase => _gdtrBase;
     public ushort GdtrLimit => _gdtrLimit;
@@ -111,6 +111,8 @@ public sealed partial class Cpu
         int i = DebugIndex(n);
         if (i < 0) return;
         _dr[i] = i switch { 6 => v | 0xFFFF0FF0, 7 => (v & ~0x0000D800u) | 0x400, _ => v };
+        UpdateBreakpoints();
+        _breakBlock = true;
     }
 
     void MovFromDr(Register dest, int n)
@@ -297,6 +299,14 @@ public sealed partial class Cpu
         if ((_cr4 & Cr4TSD) != 0 && _cpl != 0 && ProtectedMode) { GP(0); return; }
         ulong t = TimeStamp;
         R[0] = (uint)t; R[2] = (uint)(t >> 32);
+    }
+
+    /// <summary>RDPMC: the two P6 performance counters exist but never count.</summary>
+    void Rdpmc()
+    {
+        if ((_cr4 & Cr4PCE) == 0 && _cpl != 0 && ProtectedMode) { GP(0); return; }
+        if (R[1] > 1) { GP(0); return; }
+        R[0] = 0; R[2] = 0;
     }
 
     void Rdmsr()

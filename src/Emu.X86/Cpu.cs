@@ -26,8 +26,10 @@ public sealed partial class Cpu
     bool _halted;
     bool _breakBlock;    // leave the current decoded block after this instruction
     bool _interruptShadow;
-    bool _nmiPending, _inNmi;
-    bool _stopRequested;
+    // Written by other threads (monitor, device threads) through Stop() and RaiseNmi().
+    volatile bool _nmiPending;
+    volatile bool _stopRequested;
+    bool _inNmi;
     bool _shutdown;
     ulong _instructions;
 
@@ -57,7 +59,7 @@ public sealed partial class Cpu
     /// <summary>True after a triple fault until the next <see cref="Reset"/>.</summary>
     public bool InShutdown => _shutdown;
 
-    /// <summary>Instructions retired since construction.</summary>
+    /// <summary>Instructions retired since construction (also exact inside device callbacks during <see cref="Run"/>).</summary>
     public ulong InstructionCount => _instructions;
 
     /// <summary>Current privilege level.</summary>
@@ -75,6 +77,8 @@ public sealed partial class Cpu
         Array.Clear(_dr);
         _dr[6] = 0xFFFF0FF0;
         _dr[7] = 0x400;
+        UpdateBreakpoints();
+        _pendingDataHits = 0;
         for (int i = 0; i < 6; i++)
         {
             S[i] = new Segment { Selector = 0, Base = 0, Limit = 0xFFFF, Attributes = 0x93 };
@@ -105,14 +109,14 @@ public sealed partial class Cpu
         FlushDecodeCache();
     }
 
-    /// <summary>Asks <see cref="Run"/> to return after the current instruction.</summary>
+    /// <summary>Asks <see cref="Run"/> to return after the current instruction (callable from any thread).</summary>
     public void Stop()
     {
         _stopRequested = true;
         _breakBlock = true;
     }
 
-    /// <summary>Latches a non-maskable interrupt, delivered at the next instruction boundary.</summary>
+    /// <summary>Latches a non-maskable interrupt, delivered at the next instruction boundary (callable from any thread).</summary>
     public void RaiseNmi() => _nmiPending = true;
 
     const int MaxChain = 32;
@@ -123,8 +127,9 @@ public sealed partial class Cpu
     {
         _stopRequested = false;
         _breakBlock = false;
-        int executed = 0;
-        while (executed < instructionBudget && !_stopRequested && !_shutdown)
+        // The retired-instruction counter is live so RDTSC and device callbacks see the current time.
+        ulong start = _instructions, limit = start + (ulong)Math.Max(0, instructionBudget);
+        while (_instructions < limit && !_stopRequested && !_shutdown)
         {
             // After STI / MOV SS / POP SS exactly one more instruction runs before interrupts are recognized.
             bool shadow = _interruptShadow;
@@ -147,7 +152,7 @@ public sealed partial class Cpu
             if (_halted) break;
 
             bool singleStep = (_flags & Flags.TF) != 0;
-            bool oneInstruction = singleStep || shadow;
+            bool oneInstruction = singleStep || shadow || _debugActive;
             if (_eip > S[CS].Max)
             {
                 _eipStart = _eip;
@@ -156,21 +161,22 @@ public sealed partial class Cpu
                 continue;
             }
             uint lin = S[CS].Base + _eip;
+            if (_debugActive && InstructionBreakpoint(lin)) continue;
             uint phys = TranslateFetch(lin);
             if (_faulted) { HandleFault(); continue; }
             CodePage page = GetCodePage(phys);
-            int start = page.Start[phys & 0xFFF];
-            int idx = start == CodePage.Crossing ? -2 : start - 1;
+            int entry = page.Start[phys & 0xFFF];
+            int idx = entry == CodePage.Crossing ? -2 : entry - 1;
             if (idx < 0)
             {
                 idx = idx == -1 ? DecodeBlock(page, phys) : -2;
                 if (idx < 0)
                 {
                     ExecuteUncached(lin);
-                    executed++;
-                    if (_faulted) HandleFault();
-                    else if (singleStep) SingleStepTrap();
+                    _instructions++;
                     _breakBlock = false;
+                    if (_faulted) { _pendingDataHits = 0; HandleFault(); }
+                    else EndOfInstructionTraps(singleStep);
                     continue;
                 }
             }
@@ -183,20 +189,20 @@ public sealed partial class Cpu
                 _eipStart = _eip;
                 _eip = (_eip + (uint)ins.Length) & _ipMask;
                 Execute(ref ins);
-                executed++;
+                _instructions++;
                 if (_breakBlock)
                 {
                     _breakBlock = false;
-                    if (_faulted) { HandleFault(); break; }
-                    if (singleStep) SingleStepTrap();
+                    if (_faulted) { _pendingDataHits = 0; HandleFault(); break; }
+                    EndOfInstructionTraps(singleStep);
                     break;
                 }
                 if (oneInstruction)
                 {
-                    if (singleStep) SingleStepTrap();
+                    EndOfInstructionTraps(singleStep);
                     break;
                 }
-                if (executed >= instructionBudget) break;
+                if (_instructions >= limit) break;
                 if (!ends[idx]) { idx++; continue; }
                 // Block end: follow a branch or fall-through within the same page without a full lookup,
                 // returning to the outer loop regularly so interrupts are polled.
@@ -208,14 +214,29 @@ public sealed partial class Cpu
                 idx = n;
             }
         }
-        _instructions += (ulong)executed;
-        return executed;
+        return (int)(_instructions - start);
     }
 
-    void SingleStepTrap()
+    /// <summary>Debug traps after a completed instruction: single step (TF) and data breakpoints, as one #DB.</summary>
+    void EndOfInstructionTraps(bool singleStep)
     {
-        _dr[6] |= 0x4000;
-        DeliverEvent(Vector.DB, -1, InterruptSource.Exception);
+        bool trap = false;
+        if (_debugActive)
+        {
+            _flags &= ~Flags.RF;
+            if (_pendingDataHits != 0)
+            {
+                _dr[6] = (_dr[6] & ~0xFu) | _pendingDataHits;
+                _pendingDataHits = 0;
+                trap = true;
+            }
+        }
+        if (singleStep)
+        {
+            _dr[6] |= 0x4000;
+            trap = true;
+        }
+        if (trap) DeliverEvent(Vector.DB, -1, InterruptSource.Exception);
     }
 
     /// <summary>Recomputes cached mode bits after CS, SS, CR0 or EFLAGS.VM changed.</summary>

@@ -190,19 +190,21 @@ public static class SoftFloat
         if (a.IsNaN || b.IsNaN) return PropagateNaN(a, b, ref st);
         if (a.IsUnsupported || b.IsUnsupported) return Invalid(ref st);
         bool sign = a.Sign ^ b.Sign;
-        if (a.IsDenormal || b.IsDenormal) st.Flags |= DE;
         if (a.IsInfinity)
         {
             if (b.IsInfinity) return Invalid(ref st);
+            if (b.IsDenormal) st.Flags |= DE;
             return Float80.Infinity(sign);
         }
-        if (b.IsInfinity) return Pack(sign, 0, 0);
+        // Zero divide outranks the denormal-operand report.
         if (b.IsZero)
         {
             if (a.IsZero) return Invalid(ref st);
             st.Flags |= ZE;
             return Float80.Infinity(sign);
         }
+        if (a.IsDenormal || b.IsDenormal) st.Flags |= DE;
+        if (b.IsInfinity) return Pack(sign, 0, 0);
         if (a.IsZero) return Pack(sign, 0, 0);
         Unpack(a, out _, out int ea, out ulong ma);
         Unpack(b, out _, out int eb, out ulong mb);

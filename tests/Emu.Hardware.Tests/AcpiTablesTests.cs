@@ -90,6 +90,33 @@ public class AcpiTablesTests
     }
 
     [Fact]
+    public void DsdtAmlIsWellFormed()
+    {
+        var placed = RunLoader();
+        var rsdp = placed[AcpiTables.RsdpFile].Data;
+        var rsdt = TableAt(placed, BinaryPrimitives.ReadUInt32LittleEndian(rsdp.AsSpan(16)), "RSDT");
+        var fadt = TableAt(placed, BinaryPrimitives.ReadUInt32LittleEndian(rsdt.AsSpan(36)), "FACP");
+        var aml = TableAt(placed, BinaryPrimitives.ReadUInt32LittleEndian(fadt.AsSpan(40)), "DSDT").AsSpan(36);
+
+        // Name (_S5, Package (4) { 0, 0, 0, 0 })
+        Assert.Equal(new byte[] { 0x08, (byte)'_', (byte)'S', (byte)'5', (byte)'_', 0x12, 0x06, 0x04, 0, 0, 0, 0 }, aml[..12].ToArray());
+        // Scope (\_SB) whose PkgLength covers exactly the rest of the table.
+        var scope = aml[12..];
+        Assert.Equal(0x10, scope[0]);
+        int lead = scope[1], extra = lead >> 6;
+        int length = extra == 0 ? lead & 0x3F : lead & 0x0F;
+        for (int i = 0; i < extra; i++)
+            length |= scope[2 + i] << (4 + 8 * i);
+        Assert.Equal(scope.Length - 1, length);
+        Assert.Equal("\\_SB_", Encoding.ASCII.GetString(scope.Slice(2 + extra, 5)));
+
+        string text = Convert.ToHexString(aml);
+        Assert.Contains("0C41D00A03", text); // PNP0A03 PCI root
+        Assert.Contains("0C41D00303", text); // PNP0303 keyboard
+        Assert.Contains("0C41D00F13", text); // PNP0F13 mouse
+    }
+
+    [Fact]
     public void InstallAddsTheFilesToFwCfg()
     {
         var bus = new Bus(16 << 20);

@@ -147,6 +147,17 @@ public class AtapiTests
     }
 
     [Fact]
+    public void ReadTenWithStringIo()
+    {
+        SendPacket([0x28, 0, 0, 0, 0, 9, 0, 0, 2, 0], byteLimit: 2048);
+        bus.Events.RunPending();
+        var data = new byte[4096];
+        bus.Io.ReadString(Data, 2, data); // both DRQ blocks in one REP INSW
+        Assert.Equal(disc.Data.AsSpan(9 * 2048, 4096).ToArray(), data);
+        ExpectStatusPhase();
+    }
+
+    [Fact]
     public void ReadTenByDma()
     {
         bus.Memory.Write32(0x8000, 0x1_0000);
@@ -159,6 +170,38 @@ public class AtapiTests
         ExpectStatusPhase();
         Assert.Equal(0x04, bus.Io.In8(BmBase + 2) & 0x07);
         Assert.Equal(disc.Data.AsSpan(3 * 2048, 4096).ToArray(), bus.Memory.Ram.AsSpan(0x1_0000, 4096).ToArray());
+    }
+
+    [Fact]
+    public void ReadTenByDmaWithLongerPrdTableStaysActive()
+    {
+        bus.Memory.Write32(0x8000, 0x1_0000);
+        bus.Memory.Write32(0x8004, 0x8000_0000); // 64 KiB, last entry
+        bus.Io.Out32(BmBase + 4, 0x8000);
+        SendPacket([0x28, 0, 0, 0, 0, 3, 0, 0, 1, 0], dma: true);
+        bus.Io.Out8(BmBase, 0x09);
+        bus.Events.RunPending();
+        ExpectStatusPhase();
+        Assert.Equal(0x05, bus.Io.In8(BmBase + 2) & 0x07);
+        Assert.Equal(disc.Data.AsSpan(3 * 2048, 2048).ToArray(), bus.Memory.Ram.AsSpan(0x1_0000, 2048).ToArray());
+    }
+
+    [Fact]
+    public void ReadTenByDmaWithShortPrdTableStallsUntilDeviceReset()
+    {
+        bus.Memory.Write32(0x8000, 0x1_0000);
+        bus.Memory.Write32(0x8004, 0x8000_0800); // 2048 bytes for a 4096-byte read
+        bus.Io.Out32(BmBase + 4, 0x8000);
+        SendPacket([0x28, 0, 0, 0, 0, 3, 0, 0, 2, 0], dma: true);
+        bus.Io.Out8(BmBase, 0x09);
+        bus.Events.RunPending();
+        Assert.False(pic.HasInterrupt);
+        Assert.Equal(0x00, bus.Io.In8(BmBase + 2) & 0x07);
+        Assert.Equal(0x80, bus.Io.In8(Control) & 0x80);  // the drive still holds its data
+        bus.Io.Out8(Command, 0x08);                      // DEVICE RESET gets through to a busy ATAPI drive
+        Assert.Equal(0x00, bus.Io.In8(Control) & 0x88);
+        Assert.Equal(0x14, bus.Io.In8(LbaMid));
+        Assert.Equal(0xEB, bus.Io.In8(LbaHigh));
     }
 
     [Fact]

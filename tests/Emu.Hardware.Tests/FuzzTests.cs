@@ -76,10 +76,23 @@ public class FuzzTests
         var bus = machine.Bus;
         ushort port = Ports[random.Next(Ports.Length)];
         int size = Sizes[random.Next(Sizes.Length)];
-        if (random.Next(2) == 0)
-            bus.Io.Read(port, size);
-        else
-            bus.Io.Write(port, size, Value(random));
+        switch (random.Next(16))
+        {
+            case 0:
+                bus.Io.ReadString(port, size, new byte[size * random.Next(1, 600)]);
+                break;
+            case 1:
+                var data = new byte[size * random.Next(1, 600)];
+                random.NextBytes(data);
+                bus.Io.WriteString(port, size, data);
+                break;
+            case < 9:
+                bus.Io.Read(port, size);
+                break;
+            default:
+                bus.Io.Write(port, size, Value(random));
+                break;
+        }
         if (i % 64 == 0)
         {
             bus.Clock.Advance(random.Next(1, 2_000_000));

@@ -185,6 +185,56 @@ public class IdeTests
     }
 
     [Fact]
+    public void StringReadCrossesBlocksLikeElementReads()
+    {
+        Issue(0x20, lba: 30, count: 3);
+        bus.Events.RunPending();
+        var data = new byte[3 * 512];
+        bus.Io.ReadString(Data, 2, data); // one REP INSW over all three sectors
+        Assert.Equal(Expected(30, 3), data);
+        Assert.Equal(0x50, bus.Io.In8(Control));
+    }
+
+    [Fact]
+    public void StringReadStopsWhileBackendIsBusy()
+    {
+        // A transfer larger than the staging chunk: the bulk read stops where the backend must be asked again.
+        Issue(0x24, lba: 0, count: 300, lba48: true);
+        bus.Events.RunPending();
+        var data = new byte[300 * 512];
+        bus.Io.ReadString(Data, 4, data.AsSpan(0, 256 * 512));
+        Assert.Equal(0x80, bus.Io.In8(Control) & 0x80);
+        bus.Events.RunPending();
+        bus.Io.ReadString(Data, 4, data.AsSpan(256 * 512));
+        Assert.Equal(Expected(0, 300), data);
+        Assert.Equal(0x50, bus.Io.In8(Control));
+    }
+
+    [Fact]
+    public void StringWriteFillsBlocks()
+    {
+        Issue(0x30, lba: 40, count: 2);
+        var data = new byte[1024];
+        new Random(7).NextBytes(data);
+        bus.Io.WriteString(Data, 2, data);
+        bus.Events.RunPending();
+        Assert.Equal(data, disk.Data.AsSpan(40 * 512, 1024).ToArray());
+        Assert.Equal(0x50, Status);
+    }
+
+    [Fact]
+    public void StringIoFallsBackToElementsOnPlainPorts()
+    {
+        var output = new List<byte>();
+        _ = new DebugConsole(bus, output.Add);
+        var data = new byte[3];
+        bus.Io.ReadString(0xE9, 1, data);
+        Assert.Equal(new byte[] { 0xE9, 0xE9, 0xE9 }, data);
+        bus.Io.WriteString(0xE9, 1, "abc"u8);
+        Assert.Equal("abc"u8.ToArray(), output.ToArray());
+    }
+
+    [Fact]
     public void WriteSectorsPio()
     {
         Issue(0x30, lba: 10, count: 2);
@@ -385,17 +435,94 @@ public class IdeTests
     }
 
     [Fact]
-    public void DmaWithShortPrdTableFails()
+    public void DmaWithShortPrdTableStopsWithoutInterruptOrError()
     {
+        // As QEMU: nothing moves, ACTIVE clears, no interrupt, no ERROR bit ("interrupt 0, active 0" on the PIIX).
         WritePrd(0x8000, (0x1_0000, 512, true));
+        bus.Memory.Ram.AsSpan(0x1_0000, 512).Fill(0xEE);
         bus.Io.Out32(BmBase + 4, 0x8000);
         bus.Io.Out8(BmBase, 0x08);
         Issue(0xC8, lba: 0, count: 2);
         bus.Io.Out8(BmBase, 0x09);
+        bus.Events.RunPending();
+        Assert.False(pic.HasInterrupt);
+        Assert.Equal(0x00, bus.Io.In8(BmBase + 2) & 0x07);
+        Assert.Equal(0x50, Status);
+        Assert.Equal(0, disk.Requests);
+        Assert.All(bus.Memory.Ram.AsSpan(0x1_0000, 512).ToArray(), b => Assert.Equal(0xEE, b));
+        // The drive takes the next command.
+        bus.Io.Out8(BmBase, 0x00);
+        WritePrd(0x8000, (0x1_0000, 1024, true));
+        Issue(0xC8, lba: 0, count: 2);
+        bus.Io.Out8(BmBase, 0x09);
+        bus.Events.RunPending();
         ExpectIrq();
-        Assert.Equal(0x06, bus.Io.In8(BmBase + 2) & 0x07);
-        Assert.Equal(0x51, Status);
-        Assert.Equal(0x04, bus.Io.In8(Error));
+        Assert.Equal(0x04, bus.Io.In8(BmBase + 2) & 0x07);
+        Assert.Equal(Expected(0, 2), bus.Memory.Ram.AsSpan(0x1_0000, 1024).ToArray());
+    }
+
+    [Theory]
+    [InlineData(false)] // the last entry is longer than the rest of the transfer
+    [InlineData(true)]  // the transfer ends on an entry boundary, but the table goes on
+    public void DmaWithLongerPrdTableCompletesAndStaysActive(bool extraEntry)
+    {
+        bus.Memory.Ram.AsSpan(0x2_0000, 4096).Fill(0xEE);
+        if (extraEntry)
+            WritePrd(0x8000, (0x1_0000, 512, false), (0x2_0000, 512, false), (0x0F00_0000, 0, true)); // unused entry, even outside RAM
+        else
+            WritePrd(0x8000, (0x1_0000, 512, false), (0x2_0000, 4096, true));
+        bus.Io.Out32(BmBase + 4, 0x8000);
+        bus.Io.Out8(BmBase, 0x08);
+        Issue(0xC8, lba: 30, count: 2);
+        bus.Io.Out8(BmBase, 0x09);
+        bus.Events.RunPending();
+        ExpectIrq();
+        Assert.Equal(0x05, bus.Io.In8(BmBase + 2) & 0x07); // interrupt and still active: a valid completion
+        Assert.Equal(0x50, Status);
+        Assert.Equal(Expected(30, 1), bus.Memory.Ram.AsSpan(0x1_0000, 512).ToArray());
+        Assert.Equal(Expected(31, 1), bus.Memory.Ram.AsSpan(0x2_0000, 512).ToArray());
+        Assert.Equal(0xEE, bus.Memory.Ram[0x2_0200]); // nothing written past the transfer
+        bus.Io.Out8(BmBase, 0x08);                    // stopping the engine clears ACTIVE
+        Assert.Equal(0x04, bus.Io.In8(BmBase + 2) & 0x07);
+    }
+
+    [Fact]
+    public void DmaWaitsForStartBitAfterEngineStopped()
+    {
+        // The start bit left set after a completed transfer does not start the next one: the engine stopped.
+        WritePrd(0x8000, (0x1_0000, 512, true));
+        bus.Io.Out32(BmBase + 4, 0x8000);
+        bus.Io.Out8(BmBase, 0x09);
+        Issue(0xC8, lba: 1, count: 1);
+        bus.Events.RunPending();
+        ExpectIrq();
+        Assert.Equal(1, disk.Requests);
+        Issue(0xC8, lba: 2, count: 1);
+        bus.Events.RunPending();
+        Assert.Equal(1, disk.Requests);
+        Assert.Equal(0x58, AltStatus);
+        bus.Io.Out8(BmBase, 0x08);
+        bus.Io.Out8(BmBase, 0x09);
+        bus.Events.RunPending();
+        ExpectIrq();
+        Assert.Equal(Expected(2, 1), bus.Memory.Ram.AsSpan(0x1_0000, 512).ToArray());
+    }
+
+    [Fact]
+    public void BusMasterInterruptBitOnlyWhenIrqReachesController()
+    {
+        WritePrd(0x8000, (0x1_0000, 512, true));
+        bus.Io.Out32(BmBase + 4, 0x8000);
+        bus.Io.Out8(Control, 0x02);                       // nIEN: the drive's interrupt is masked
+        Issue(0xC8, lba: 0, count: 1);
+        bus.Io.Out8(BmBase, 0x09);
+        bus.Events.RunPending();
+        Assert.False(pic.HasInterrupt);
+        Assert.Equal(0x00, bus.Io.In8(BmBase + 2) & 0x07); // done (not active), but no interrupt latched
+        Assert.Equal(0x50, AltStatus);
+        bus.Io.Out8(Control, 0x00);                       // unmasking lets the pending interrupt through
+        Assert.Equal(0x04, bus.Io.In8(BmBase + 2) & 0x07);
+        ExpectIrq();
     }
 
     [Fact]

@@ -5,7 +5,7 @@ namespace Emu.Machine.Tests;
 /// <summary>SeaBIOS boots the project's demo guest from qcow2 over IDE, which benchmarks the disk and powers off.</summary>
 public class DemoGuestTests
 {
-    private static string ProjectRoot()
+    internal static string ProjectRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "config", "default.json")))

@@ -147,3 +147,43 @@ public class DecodeCacheTests
         Assert.True(m.Cpu.BlocksDecoded < 10, $"decoded {m.Cpu.BlocksDecoded} blocks");
     }
 }
+
+public class BreakpointTests
+{
+    [Fact]
+    public void DataBreakpointTrapsAfterTheWrite()
+    {
+        var m = ProtectedMode.Boot(a =>
+        {
+            a.mov(eax, 0x5000); a.mov(dr0, eax);
+            a.mov(eax, 0x000D0001);         // L0, R/W = 01 (write), LEN = 11 (4 bytes)
+            a.mov(dr7, eax);
+            a.mov(__dword_ptr[0x4000], 1);   // no hit
+            a.mov(__byte_ptr[0x5002], 2);    // hit inside the dword
+            a.nop();
+            a.hlt();
+        });
+        Assert.Equal(0x80 | 1, m.ExitCode);
+        Assert.Equal(2, m.Ram[0x5002]);                       // trap: the write completed
+        uint eip = m.Dword(ProtectedMode.EipSlot);
+        Assert.Equal(0x90, m.Ram[eip]);                       // saved EIP is the following NOP
+        Assert.Equal(1u, m.Cpu.GetDebugRegister(6) & 0xF);
+    }
+
+    [Fact]
+    public void InstructionBreakpointFaultsBeforeExecution()
+    {
+        var m = ProtectedMode.Boot(a =>
+        {
+            a.mov(eax, 0x8200); a.mov(dr1, eax);
+            a.mov(eax, 0x00000004);         // L1, execute
+            a.mov(dr7, eax);
+            a.mov(eax, 0x8200);
+            a.jmp(eax);
+        }, setup: m => m.Load(0x8200, TestMachine.Assemble(32, 0x8200, a => { a.mov(ebx, 1); a.hlt(); })));
+        Assert.Equal(0x80 | 1, m.ExitCode);
+        Assert.Equal(0x8200u, m.Dword(ProtectedMode.EipSlot));
+        Assert.Equal(2u, m.Cpu.GetDebugRegister(6) & 0xF);
+        Assert.NotEqual(1u, m.Cpu.Ebx);
+    }
+}

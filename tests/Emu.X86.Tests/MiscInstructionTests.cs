@@ -188,3 +188,64 @@ public class MiscInstructionTests
         Assert.Equal((5u, 1u), (m.Cpu.Eax, m.Cpu.Edx));
     }
 }
+
+public class TimeStampTests
+{
+    [Fact]
+    public void DefaultTimeStampAdvancesWithinOneRun()
+    {
+        var m = new TestMachine().RunReal(a =>
+        {
+            a.rdtsc(); a.mov(ebx, eax);
+            a.nop(); a.nop(); a.nop();
+            a.rdtsc();
+            a.sub(eax, ebx);
+            a.hlt();
+        });
+        Assert.Equal(5u, m.Cpu.Eax);   // the first RDTSC, the MOV and three NOPs retired in between
+    }
+}
+
+public class AddressingTests
+{
+    [Fact]
+    public void SixteenBitAddressingWrapsAndDefaultsToStackSegmentForBp()
+    {
+        var m = new TestMachine();
+        m.Ram[0x20001] = 0x11;           // SS=0x2000: [bp+2] with BP=0xFFFF wraps to offset 1
+        m.Ram[0x30001] = 0x22;           // DS=0x3000: [bx+2] with BX=0xFFFF wraps to offset 1
+        m.Ram[0x30000 + 0x1234 + 0x10] = 0x33;
+        m.RunReal(a =>
+        {
+            a.mov(ax, 0x2000); a.mov(ss, ax);
+            a.mov(ax, 0x3000); a.mov(ds, ax);
+            a.mov(bp, 0xFFFF); a.mov(bx, 0xFFFF);
+            a.mov(cl, __byte_ptr[bp + 2]);
+            a.mov(ch, __byte_ptr[bx + 2]);
+            a.mov(si, 0x1234); a.mov(di, 0x10);
+            a.xor(bx, bx);
+            a.lea(dx, __word_ptr[bx + si + 0x10]);
+            a.mov(bl, __byte_ptr[bx + si + 0x10]);
+            a.hlt();
+        });
+        Assert.True(m.Cpu.Halted);
+        Assert.Equal(0x2211u, m.Cpu.Ecx & 0xFFFF);
+        Assert.Equal(0x1244u, m.Cpu.Edx & 0xFFFF);
+        Assert.Equal(0x33u, m.Cpu.Ebx & 0xFF);
+    }
+
+    [Fact]
+    public void ScaledIndexAndSegmentOverride()
+    {
+        var m = new TestMachine();
+        BitConverter.GetBytes(0xA1B2C3D4u).CopyTo(m.Ram, 0x40000 + 0x100 + 3 * 4 + 8);
+        m.RunReal(a =>
+        {
+            a.mov(ax, 0x4000); a.mov(fs, ax);
+            a.mov(ebx, 0x100); a.mov(ecx, 3);
+            a.mov(eax, __dword_ptr.fs[ebx + ecx * 4 + 8]);
+            a.hlt();
+        });
+        Assert.Equal(0xA1B2C3D4u, m.Cpu.Eax);
+    }
+}

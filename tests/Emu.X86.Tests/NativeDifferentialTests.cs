@@ -57,7 +57,7 @@ public unsafe class NativeDifferentialTests
         {
             uint m = Flags.CF;
             int eff = throughCarry ? c % (w + 1) : c;
-            if (throughCarry && eff == 0) return All & ~Flags.OF;   // a full-circle rotate: OF undefined (count != 1)
+            if (throughCarry && eff == 0) return All;   // a full-circle rotate: value and CF kept, OF as the host computes it
             if (c == 1) m |= Flags.OF;
             return m;
         }
@@ -67,8 +67,31 @@ public unsafe class NativeDifferentialTests
         return d;
     }
 
+    /// <summary>Evaluates all 16 conditions after <paramref name="flagOp"/> into EDX bits (SETcc, MOVZX, LEA: no flag changes).</summary>
+    static void AllConditions(Assembler a, int size, string flagOp)
+    {
+        a.xor(edx, edx);
+        if (flagOp == "dec") Op1(a, size, "dec"); else Op2(a, size, flagOp);
+        Action<AssemblerRegister8>[] sets =
+        {
+            a.seto, a.setno, a.setb, a.setae, a.sete, a.setne, a.setbe, a.seta,
+            a.sets, a.setns, a.setp, a.setnp, a.setl, a.setge, a.setle, a.setg,
+        };
+        foreach (var set in sets)
+        {
+            set(bl);
+            a.movzx(ebx, bl);
+            a.lea(edx, __dword_ptr[ebx + edx * 2]);
+        }
+    }
+
     static readonly (string Name, Emit Emit, Defined Defined, int[] Sizes)[] Ops =
     {
+        ("cc-cmp", (a, s) => AllConditions(a, s, "cmp"), (_, _) => All, [1, 2, 4]),
+        ("cc-add", (a, s) => AllConditions(a, s, "add"), (_, _) => All, [1, 2, 4]),
+        ("cc-sbb", (a, s) => AllConditions(a, s, "sbb"), (_, _) => All, [1, 2, 4]),
+        ("cc-dec", (a, s) => AllConditions(a, s, "dec"), (_, _) => All, [1, 2, 4]),
+        ("cc-and", (a, s) => AllConditions(a, s, "and"), (_, _) => NoAf, [1, 2, 4]),
         ("add", (a, s) => Op2(a, s, "add"), (_, _) => All, [1, 2, 4]),
         ("adc", (a, s) => Op2(a, s, "adc"), (_, _) => All, [1, 2, 4]),
         ("sub", (a, s) => Op2(a, s, "sub"), (_, _) => All, [1, 2, 4]),
@@ -129,6 +152,7 @@ public unsafe class NativeDifferentialTests
                 // Native: rdi -> { a, b, flagsIn, result, flagsOut, edx }.
                 byte[] native = TestMachine.Assemble(64, (ulong)mem, a =>
                 {
+                    a.push(rbx);                      // callee-saved in the host ABI; the ops may use it
                     a.mov(rax, __qword_ptr[rdi]);
                     a.mov(rcx, __qword_ptr[rdi + 8]);
                     a.push(__qword_ptr[rdi + 16]);
@@ -138,6 +162,7 @@ public unsafe class NativeDifferentialTests
                     a.pop(__qword_ptr[rdi + 32]);
                     a.mov(__qword_ptr[rdi + 24], rax);
                     a.mov(__qword_ptr[rdi + 40], rdx);
+                    a.pop(rbx);
                     a.ret();
                 });
                 Marshal.Copy(native, 0, mem, native.Length);
@@ -157,7 +182,7 @@ public unsafe class NativeDifferentialTests
                     m.Cpu.Eax = x; m.Cpu.Ecx = y; m.Cpu.Edx = 0;
                     m.Cpu.Eflags = fin;
                     m.Cpu.Eip = TestMachine.CodeBase;
-                    m.Run(10);
+                    m.Run(200);
                     uint eres = m.Cpu.Eax, eflags = m.Cpu.Eflags;
                     uint mask = defined(size, y);
                     uint rmask = size == 4 ? 0xFFFFFFFFu : size == 2 ? 0xFFFFu : 0xFFu;
@@ -165,11 +190,12 @@ public unsafe class NativeDifferentialTests
                     bool resultOk = (eres & rmask) == (nres & rmask) || name is "cmp" or "test" or "bt";
                     if (name is "mul" or "imul1" or "div" or "idiv" or "xadd" or "cmpxchg" && size > 1 || name is "xadd" or "cmpxchg")
                         resultOk &= (m.Cpu.Edx & rmask) == (nedx & rmask);
-                    if (name is "bsf" or "bsr" && (y & rmask) == 0) resultOk = true;   // destination undefined for a zero source
+                    if (name is "bsf" or "bsr" && (y & rmask) == 0) resultOk = true;
+                    if (name.StartsWith("cc-")) resultOk &= m.Cpu.Edx == nedx;   // destination undefined for a zero source
                     if (name is "shld" or "shrd" && (y & 0x1F) > size * 8) resultOk = true;
                     compared++;
                     if (!resultOk || (eflags & mask) != (nflags & mask))
-                        failures.Add($"{name}/{size * 8} a={x:X8} b={y:X8} fin={Exec.F(fin)}: emu {eres & rmask:X8} {Exec.F(eflags & mask)} host {nres & rmask:X8} {Exec.F(nflags & mask)}");
+                        failures.Add($"{name}/{size * 8} a={x:X8} b={y:X8} fin={Exec.F(fin)}: emu {eres & rmask:X8} {Exec.F(eflags & mask)} host {nres & rmask:X8} {Exec.F(nflags & mask)} edx emu {m.Cpu.Edx:X8} host {nedx:X8}");
                 }
             }
         Assert.True(failures.Count == 0, $"{failures.Count}/{compared} mismatches:\n" + string.Join("\n", failures.Take(25)));

@@ -18,6 +18,17 @@ public unsafe class NativeX87DifferentialTests
         ("fsub", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fld(__tword_ptr_at(at(16))); a.fsubp(st1, st0); a.fstp(__tword_ptr_at(at(48))); }, 10),
         ("fmul", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fld(__tword_ptr_at(at(16))); a.fmulp(st1, st0); a.fstp(__tword_ptr_at(at(48))); }, 10),
         ("fdiv", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fld(__tword_ptr_at(at(16))); a.fdivp(st1, st0); a.fstp(__tword_ptr_at(at(48))); }, 10),
+        ("fsubr", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fld(__tword_ptr_at(at(16))); a.fsubrp(st1, st0); a.fstp(__tword_ptr_at(at(48))); }, 10),
+        ("fdivr", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fld(__tword_ptr_at(at(16))); a.fdivrp(st1, st0); a.fstp(__tword_ptr_at(at(48))); }, 10),
+        ("fsub-st", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fld(__tword_ptr_at(at(16))); a.fsub(st0, st1); a.fstp(__tword_ptr_at(at(48))); a.fstp(st0); }, 10),
+        ("fdivr-st", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fld(__tword_ptr_at(at(16))); a.fdivr(st1, st0); a.fstp(st0); a.fstp(__tword_ptr_at(at(48))); }, 10),
+        ("fmul-m64", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fmul(__qword_ptr_at(at(16))); a.fstp(__tword_ptr_at(at(48))); }, 10),
+        ("fsubr-m32", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fsubr(__dword_ptr_at(at(20))); a.fstp(__tword_ptr_at(at(48))); }, 10),
+        ("fidiv-m32", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fidiv(__dword_ptr_at(at(16))); a.fstp(__tword_ptr_at(at(48))); }, 10),
+        ("fisubr-m16", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fisubr(__word_ptr_at(at(18))); a.fstp(__tword_ptr_at(at(48))); }, 10),
+        ("fist16", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fistp(__word_ptr_at(at(48))); }, 2),
+        ("fcomi", (a, at) => { a.fld(__tword_ptr_at(at(16))); a.fld(__tword_ptr_at(at(0))); a.fcomip(st0, st1); a.fstp(st0);
+            a.setz(__byte_ptr_at(at(48))); a.setp(__byte_ptr_at(at(49))); a.setb(__byte_ptr_at(at(50))); a.seto(__byte_ptr_at(at(51))); a.sets(__byte_ptr_at(at(52))); }, 5),
         ("fsqrt", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fabs(); a.fsqrt(); a.fstp(__tword_ptr_at(at(48))); }, 10),
         ("fst64", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fstp(__qword_ptr_at(at(48))); }, 8),
         ("fst32", (a, at) => { a.fld(__tword_ptr_at(at(0))); a.fstp(__dword_ptr_at(at(48))); }, 4),
@@ -37,6 +48,8 @@ public unsafe class NativeX87DifferentialTests
     };
 
     static AssemblerMemoryOperand __tword_ptr_at(AssemblerMemoryOperand m) => __tword_ptr[m];
+    static AssemblerMemoryOperand __word_ptr_at(AssemblerMemoryOperand m) => __word_ptr[m];
+    static AssemblerMemoryOperand __byte_ptr_at(AssemblerMemoryOperand m) => __byte_ptr[m];
     static AssemblerMemoryOperand __qword_ptr_at(AssemblerMemoryOperand m) => __qword_ptr[m];
     static AssemblerMemoryOperand __dword_ptr_at(AssemblerMemoryOperand m) => __dword_ptr[m];
 
@@ -64,7 +77,7 @@ public unsafe class NativeX87DifferentialTests
     {
         if (RuntimeInformation.ProcessArchitecture != Architecture.X64 || !OperatingSystem.IsLinux()) return;
         IntPtr mem = mmap(IntPtr.Zero, 1 << 16, 7, 0x22, -1, 0);
-        var rng = new Random(4321);
+        var rng = new Random(Environment.TickCount);
         var m = new TestMachine();
         m.Cpu.SetSegmentReal(SegReg.CS, 0);
         const uint Buf = 0x3000;
@@ -93,7 +106,7 @@ public unsafe class NativeX87DifferentialTests
                 a.mov(al, 1);
                 a.@out(0xF4, al);
             }));
-            for (int n = 0; n < 1500; n++)
+            for (int n = 0; n < 20000; n++)
             {
                 Float80 x = RandomValue(rng, 16383);
                 Float80 y = RandomValue(rng, x.Exponent is 0 or 0x7FFF ? 16383 : x.Exponent);

@@ -7,21 +7,27 @@ namespace Emu.X86.Tests;
 /// <summary>Manual throughput check: run with EMU_X86_PERF=1 to print MIPS for tight loops (not asserted).</summary>
 public class PerfCheck(ITestOutputHelper output)
 {
+    /// <summary>Best of three runs by thread CPU time; the build machine is shared, so wall time alone is noisy.</summary>
     static string Measure(string name, Action<Iced.Intel.Assembler> loop)
     {
-        var m = new TestMachine();
-        m.Load(TestMachine.CodeBase, TestMachine.Assemble(16, TestMachine.CodeBase, a => { loop(a); a.hlt(); }));
-        m.Cpu.SetSegmentReal(SegReg.CS, 0);
-        m.Cpu.Eip = TestMachine.CodeBase;
-        var sw = Stopwatch.StartNew();
-        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        double best = 0, bestWall = 0;
         long total = 0;
-        while (!m.Cpu.Halted) total += m.Cpu.Run(1_000_000);
-        sw.Stop();
-        // CPU time as well as wall time: the build machine is shared, so wall time alone is noisy.
-        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
-        return $"{name}: {total} instructions, wall {sw.Elapsed.TotalSeconds:F2} s = {total / sw.Elapsed.TotalSeconds / 1e6:F1} MIPS, "
-            + $"cpu {cpuSeconds:F2} s = {total / cpuSeconds / 1e6:F1} MIPS";
+        for (int rep = 0; rep < 3; rep++)
+        {
+            var m = new TestMachine();
+            m.Load(TestMachine.CodeBase, TestMachine.Assemble(16, TestMachine.CodeBase, a => { loop(a); a.hlt(); }));
+            m.Cpu.SetSegmentReal(SegReg.CS, 0);
+            m.Cpu.Eip = TestMachine.CodeBase;
+            var sw = Stopwatch.StartNew();
+            var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            total = 0;
+            while (!m.Cpu.Halted) total += m.Cpu.Run(1_000_000);
+            sw.Stop();
+            double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
+            best = Math.Max(best, total / cpuSeconds / 1e6);
+            bestWall = Math.Max(bestWall, total / sw.Elapsed.TotalSeconds / 1e6);
+        }
+        return $"{name}: {total} instructions per run, best of 3: {best:F1} MIPS by CPU time, {bestWall:F1} MIPS by wall time";
     }
 
     [Fact]
@@ -31,7 +37,7 @@ public class PerfCheck(ITestOutputHelper output)
         string reg = Measure("register loop", a =>
         {
             var top = a.CreateLabel();
-            a.mov(ecx, 100_000_000);
+            a.mov(ecx, 30_000_000);
             a.Label(ref top);
             a.add(eax, ecx);
             a.xor(edx, eax);
@@ -42,7 +48,7 @@ public class PerfCheck(ITestOutputHelper output)
         {
             var top = a.CreateLabel();
             a.xor(ax, ax); a.mov(ds, ax);
-            a.mov(ecx, 50_000_000);
+            a.mov(ecx, 20_000_000);
             a.mov(bx, 0x1000);
             a.Label(ref top);
             a.add(__dword_ptr[bx], ecx);

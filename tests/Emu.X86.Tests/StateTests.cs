@@ -49,3 +49,18 @@ public class StateTests
         Assert.True(second.Cpu.ProtectedMode);
     }
 }
+
+public class RegisterDumpTests
+{
+    [Fact]
+    public void ResetStateFormatsLikeQemu()
+    {
+        var m = new TestMachine();
+        string dump = m.Cpu.FormatRegisters();
+        Assert.Contains("EAX=00000000 EBX=00000000 ECX=00000000 EDX=00000619", dump);
+        Assert.Contains("EIP=0000fff0 EFL=00000002 [-------] CPL=0", dump);
+        Assert.Contains("CS =f000 ffff0000 0000ffff 00009b00", dump);
+        Assert.Contains("CR0=60000010", dump);
+        Assert.Contains("DR6=ffff0ff0 DR7=00000400", dump);
+    }
+}

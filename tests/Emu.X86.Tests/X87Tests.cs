@@ -195,4 +195,119 @@ public class X87Tests
         Assert.Equal(0x80, m.Ram[Out + 9]);
         Assert.Equal(-1234567, (int)m.Dword(Out + 16));
     }
+
+    [Fact]
+    public void RegisterStackOperations()
+    {
+        var m = Run(m => { PutInt(m, Data, 5); PutInt(m, Data + 4, 7); }, a =>
+        {
+            a.fild(__dword_ptr[Data]);        // 5
+            a.fild(__dword_ptr[Data + 4]);    // 7 5
+            a.fld(st1);                       // 5 7 5
+            a.fistp(__dword_ptr[Out]);        // 7 5      -> 5
+            a.fxch(st0, st1);                 // 5 7
+            a.fistp(__dword_ptr[Out + 4]);    // 7        -> 5
+            a.fld1();                         // 1 7
+            a.fstp(st1);                      // 1
+            a.fistp(__dword_ptr[Out + 8]);    //          -> 1
+            a.fild(__dword_ptr[Data]);        // 5
+            a.fild(__dword_ptr[Data + 4]);    // 7 5
+            a.stc();
+            a.fcmovb(st0, st1);               // CF=1: ST0 = 5
+            a.fistp(__dword_ptr[Out + 12]);
+            a.fistp(__dword_ptr[Out + 16]);
+            a.fnstsw(ax);
+        });
+        Assert.Equal(new uint[] { 5, 5, 1, 5, 5 }, Enumerable.Range(0, 5).Select(k => m.Dword(Out + (uint)k * 4)).ToArray());
+        Assert.Equal(0, m.Cpu.Fpu.Top);
+        Assert.Equal(0xFF, m.Cpu.Fpu.Empty);
+        Assert.Equal(0u, m.Cpu.Eax & 0x41);    // no stack fault, no invalid
+    }
+
+    [Fact]
+    public void TranscendentalsAreCloseToDouble()
+    {
+        var m = Run(m => Put(m, Data, 0.5), a =>
+        {
+            a.fld(__qword_ptr[Data]); a.fsincos(); a.fstp(__qword_ptr[Out]); a.fstp(__qword_ptr[Out + 8]);
+            a.fld1(); a.fld(__qword_ptr[Data]); a.fpatan(); a.fstp(__qword_ptr[Out + 16]);
+            a.fld(__qword_ptr[Data]); a.f2xm1(); a.fstp(__qword_ptr[Out + 24]);
+        });
+        Assert.Equal(Math.Cos(0.5), BitConverter.ToDouble(m.Ram, (int)Out), 15);
+        Assert.Equal(Math.Sin(0.5), BitConverter.ToDouble(m.Ram, (int)Out + 8), 15);
+        Assert.Equal(Math.Atan2(1, 0.5), BitConverter.ToDouble(m.Ram, (int)Out + 16), 15);   // atan(ST1 / ST0)
+        Assert.Equal(Math.Sqrt(2) - 1, BitConverter.ToDouble(m.Ram, (int)Out + 24), 15);
+    }
+}
+
+public class X87EnvironmentTests
+{
+    [Fact]
+    public void RealModeEnvironmentHoldsLinearInstructionPointer()
+    {
+        var m = new TestMachine();
+        m.Load(0x12340, TestMachine.Assemble(16, 0x0, a =>
+        {
+            a.fninit();
+            a.fld1();                          // at 1234:0002 -> linear 0x12342
+            a.fnstenv(__byte_ptr[0x100]);      // 14-byte real-mode layout at DS:0100 (DS = CS)
+            a.hlt();
+        }));
+        m.RunReal(a =>
+        {
+            a.mov(ax, 0x1234); a.mov(ds, ax);
+            a.db(0xEA); a.dw(0); a.dw(0x1234);
+        });
+        Assert.True(m.Cpu.Halted);
+        uint env = 0x12340 + 0x100;
+        Assert.Equal(0x037F, m.Word(env));
+        Assert.Equal(0x2342, m.Word(env + 6));                 // IP[15:0] of linear 0x12342
+        Assert.Equal(0x1000, m.Word(env + 8) & 0xF000);        // IP[19:16] in bits 12-15
+        Assert.Equal(0x3FFF, m.Word(env + 4));                 // tag word: physical R7 (ST0) valid, the rest empty
+    }
+}
+
+public class X87ErrorReportingTests
+{
+    [Fact]
+    public void UnmaskedExceptionRaisesMathFaultWithNe()
+    {
+        // CR0.NE = 1: the next waiting x87 instruction takes #MF.
+        var m = ProtectedMode.Boot(a =>
+        {
+            a.mov(eax, cr0); a.or(eax, 0x20); a.mov(cr0, eax);
+            a.fninit();
+            a.mov(__word_ptr[0x500], 0x037B);     // unmask zero-divide
+            a.fldcw(__word_ptr[0x500]);
+            a.fld1(); a.fldz();
+            a.fdivp(st1, st0);                    // ZE pending, no fault yet
+            a.mov(ebx, 1);
+            a.fld1();                             // #MF here
+            a.hlt();
+        });
+        Assert.Equal(0x80 | 16, m.ExitCode);
+        Assert.Equal(1u, m.Cpu.Ebx);
+        Assert.Equal(0x0084, m.Cpu.Fpu.Status & 0x0084);   // ZE and ES
+    }
+
+    [Fact]
+    public void UnmaskedExceptionSignalsFerrWithoutNe()
+    {
+        var m = new TestMachine();
+        int signals = 0;
+        m.Cpu.FpuErrorSignaled += () => signals++;
+        m.RunReal(a =>
+        {
+            a.xor(ax, ax); a.mov(ds, ax);
+            a.fninit();
+            a.mov(__word_ptr[0x500], 0x037B);
+            a.fldcw(__word_ptr[0x500]);
+            a.fld1(); a.fldz();
+            a.fdivp(st1, st0);
+            a.fld1();                             // no #MF with CR0.NE = 0
+            a.hlt();
+        });
+        Assert.True(m.Cpu.Halted);
+        Assert.Equal(1, signals);
+    }
 }

@@ -364,4 +364,33 @@ public sealed partial class Qcow2Driver
         FlushInternal();
         UpdateSnapshotRefcount([.. dropped], -1);
     }
+
+    /// <summary>Reads a snapshot's saved machine state without applying the snapshot (loadvm checks it first).</summary>
+    public void ReadSnapshotVmState(string idOrName, long position, Span<byte> buffer)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            var snap = FindSnapshotLocked(idOrName);
+            if (position < 0 || position + buffer.Length > snap.VmStateSize)
+                throw new BlockException($"vm-state read beyond the {snap.VmStateSize} bytes saved in snapshot '{snap.Name}'");
+            var l1 = ReadL1Table(snap.L1TableOffset, snap.L1Size);
+            long offset = VmStateOffset + position;
+            while (buffer.Length > 0)
+            {
+                int chunk = (int)Math.Min(buffer.Length, ClusterSize - (offset & ClusterMask));
+                long l1Index = offset >> (ClusterBits + L2Bits);
+                ulong entry = 0;
+                if (l1Index < l1.Length && (l1[l1Index] & OffsetMask) != 0)
+                    entry = ReadL2(GetL2Table(l1[l1Index]), L2Index(offset));
+                var kind = Classify(entry);
+                if (kind is ClusterKind.Unallocated or ClusterKind.Zero)
+                    buffer[..chunk].Clear();
+                else
+                    ReadCluster(offset, entry, kind, buffer[..chunk]);
+                buffer = buffer[chunk..];
+                offset += chunk;
+            }
+        }
+    }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Emu.Block;
 using Emu.Block.Qcow2;
@@ -108,19 +107,7 @@ public static partial class ImgCommand
 
     private static string Bool(bool b) => b ? "true" : "false";
 
-    /// <summary>The snapshot table as qemu-img prints it (header line and one row per snapshot).</summary>
-    internal static void WriteSnapshotTable(TextWriter w, IReadOnlyList<Qcow2Snapshot> snapshots)
-    {
-        w.WriteLine($"{"ID",-9} {"TAG",-17} {"VM SIZE",7}{"DATE",20}{"VM CLOCK",13}{"ICOUNT",11}");
-        foreach (var s in snapshots)
-        {
-            string date = s.Date.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
-            ulong ms = s.VmClockNs / 1_000_000;
-            string clock = $"{ms / 3_600_000:D2}:{ms / 60_000 % 60:D2}:{ms / 1000 % 60:D2}.{ms % 1000:D3}";
-            string icount = s.Icount == -1 ? "" : s.Icount.ToString(CultureInfo.InvariantCulture);
-            w.WriteLine($"{s.Id,-9} {s.Name,-17} {Units.SizeToStr(s.VmStateSize),7} {date,19}{" " + clock,13}{icount,11}");
-        }
-    }
+    internal static void WriteSnapshotTable(TextWriter w, IReadOnlyList<Qcow2Snapshot> snapshots) => SnapshotTable.Write(w, snapshots);
 
     private static void WriteInfoJson(Utf8JsonWriter w, BlockDriver d, string name)
     {

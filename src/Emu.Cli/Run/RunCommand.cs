@@ -45,7 +45,14 @@ public static class RunCommand
         if (cfg.DemoGuest)
             DemoGuest.EnsureDisk(cfg.Disks[0].Path, cfg.Root);
 
+        if (cfg.Monitor is not ("none" or "stdio"))
+            throw new UsageException($"--monitor {cfg.Monitor}: only stdio and none are supported");
         using var pc = new Pc(cfg);
+        var hmp = new Emu.Machine.Monitor(pc, Console.In, Console.Out);
+        if (cfg.LoadVm != null)
+            new Snapshots(pc).Load(cfg.LoadVm);
+        if (cfg.Monitor == "stdio")
+            hmp.Start();
         Console.CancelKeyPress += (_, e) =>
         {
             e.Cancel = true;

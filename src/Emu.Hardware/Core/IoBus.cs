@@ -10,6 +10,16 @@ public interface IIoHandler
     void Write(ushort port, int size, uint value);
 }
 
+/// <summary>Optional bulk path for REP INS/OUTS on a handler's port (the IDE data port), so a string transfer costs one call.</summary>
+public interface IIoStringHandler
+{
+    /// <summary>Reads whole <paramref name="size"/>-byte elements into <paramref name="destination"/>; returns how many it moved (the bus does the rest one by one).</summary>
+    int ReadString(ushort port, int size, Span<byte> destination);
+
+    /// <summary>Writes whole <paramref name="size"/>-byte elements from <paramref name="source"/>; returns how many it moved.</summary>
+    int WriteString(ushort port, int size, ReadOnlySpan<byte> source);
+}
+
 /// <summary>Access widths a handler accepts at a port; other widths are split into byte accesses.</summary>
 [Flags]
 public enum IoWidth : byte
@@ -108,6 +118,35 @@ public sealed class IoBus
             return;
         for (int i = 0; i < size; i++)
             Write((ushort)(port + i), 1, (value >> (8 * i)) & 0xFF);
+    }
+
+    /// <summary>REP INS: fills <paramref name="destination"/> with consecutive <paramref name="size"/>-byte reads of <paramref name="port"/>, exactly as element-by-element reads would.</summary>
+    public void ReadString(ushort port, int size, Span<byte> destination)
+    {
+        int done = 0;
+        if (handlers[port] is IIoStringHandler bulk && (widths[port] & size) != 0)
+            done = bulk.ReadString(port, size, destination) * size;
+        for (; done + size <= destination.Length; done += size)
+        {
+            uint value = Read(port, size);
+            for (int i = 0; i < size; i++)
+                destination[done + i] = (byte)(value >> (8 * i));
+        }
+    }
+
+    /// <summary>REP OUTS: writes <paramref name="source"/> to <paramref name="port"/> as consecutive <paramref name="size"/>-byte writes.</summary>
+    public void WriteString(ushort port, int size, ReadOnlySpan<byte> source)
+    {
+        int done = 0;
+        if (handlers[port] is IIoStringHandler bulk && (widths[port] & size) != 0)
+            done = bulk.WriteString(port, size, source) * size;
+        for (; done + size <= source.Length; done += size)
+        {
+            uint value = 0;
+            for (int i = 0; i < size; i++)
+                value |= (uint)source[done + i] << (8 * i);
+            Write(port, size, value);
+        }
     }
 
     private static uint SizeMask(int size) => size >= 4 ? 0xFFFF_FFFFu : (1u << (8 * size)) - 1;

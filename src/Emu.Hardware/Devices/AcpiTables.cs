@@ -18,9 +18,6 @@ public static class AcpiTables
     private const uint CommandAllocate = 1, CommandAddPointer = 2, CommandAddChecksum = 3;
     private const byte ZoneHigh = 1, ZoneFSeg = 2;
 
-    // Name (_S5, Package (4) { 0, 0, 0, 0 }): soft-off is sleep type 0, as on QEMU's pc machine.
-    private static readonly byte[] DsdtAml = [0x08, (byte)'_', (byte)'S', (byte)'5', (byte)'_', 0x12, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00];
-
     /// <summary>Adds the tables, the RSDP and the loader script to <paramref name="fwCfg"/>.</summary>
     public static void Install(FwCfg fwCfg)
     {
@@ -33,10 +30,11 @@ public static class AcpiTables
     /// <summary>Builds the three fw_cfg files: the table blob, the RSDP, and the loader commands.</summary>
     public static (byte[] Tables, byte[] Rsdp, byte[] Loader) Build()
     {
+        byte[] dsdtAml = BuildDsdtAml();
         // Layout of the table blob: FACS first (it must be 64-byte aligned), then DSDT, FADT, RSDT.
         int facs = 0;
         int dsdt = facs + FacsSize;
-        int dsdtSize = HeaderSize + DsdtAml.Length;
+        int dsdtSize = HeaderSize + dsdtAml.Length;
         int fadt = dsdt + dsdtSize;
         int rsdt = fadt + FadtSize;
         int rsdtSize = HeaderSize + 4;
@@ -46,7 +44,7 @@ public static class AcpiTables
         BinaryPrimitives.WriteUInt32LittleEndian(tables.AsSpan(facs + 4), FacsSize);
 
         WriteHeader(tables.AsSpan(dsdt), "DSDT", dsdtSize, revision: 1);
-        DsdtAml.CopyTo(tables, dsdt + HeaderSize);
+        dsdtAml.CopyTo(tables, dsdt + HeaderSize);
 
         var f = tables.AsSpan(fadt, FadtSize);
         WriteHeader(f, "FACP", FadtSize, revision: 1);
@@ -93,6 +91,85 @@ public static class AcpiTables
             AddChecksum(RsdpFile, 8, 0, RsdpSize),
         };
         return (tables, rsdp, loader.SelectMany(entry => entry).ToArray());
+    }
+
+    /// <summary>The DSDT body, in AML.</summary>
+    /// <remarks>
+    /// <code>
+    /// Name (_S5, Package (4) { 0, 0, 0, 0 })          // soft-off is sleep type 0, as on QEMU's pc machine
+    /// Scope (\_SB) {
+    ///   Device (PCI0) {                                 // without a PCI root here Linux finds no PCI bus at all
+    ///     Name (_HID, EisaId ("PNP0A03"))
+    ///     Name (_ADR, 0)
+    ///     Device (KBD) { Name (_HID, EisaId ("PNP0303")) Name (_CRS, { IO 0x60, IO 0x64, IRQ 1 }) }
+    ///     Device (MOU) { Name (_HID, EisaId ("PNP0F13")) Name (_CRS, { IRQ 12 }) }
+    ///   }
+    /// }
+    /// </code>
+    /// SeaBIOS skips its PS/2 setup when the DSDT lacks PNP0303; Linux's i8042 driver looks for both devices.
+    /// </remarks>
+    private static byte[] BuildDsdtAml()
+    {
+        byte[] keyboard = Device("KBD_",
+            Name("_HID", EisaId("PNP0303")),
+            Name("_CRS", Buffer([.. IoPort(0x60), .. IoPort(0x64), .. Irq(1), .. EndTag])));
+        byte[] mouse = Device("MOU_",
+            Name("_HID", EisaId("PNP0F13")),
+            Name("_CRS", Buffer([.. Irq(12), .. EndTag])));
+        byte[] pci = Device("PCI0",
+            Name("_HID", EisaId("PNP0A03")),
+            Name("_ADR", [0x00]),
+            keyboard,
+            mouse);
+        byte[] sleep = Name("_S5_", [0x12, .. Sized([0x04, 0x00, 0x00, 0x00, 0x00])]);
+        byte[] scope = [0x10, .. Sized([(byte)'\\', .. Encoding.ASCII.GetBytes("_SB_"), .. pci])];
+        return [.. sleep, .. scope];
+    }
+
+    private static byte[] Name(string name, byte[] value) => [0x08, .. Encoding.ASCII.GetBytes(name.PadRight(4, '_')), .. value];
+
+    private static byte[] Device(string name, params byte[][] body) =>
+        [0x5B, 0x82, .. Sized([.. Encoding.ASCII.GetBytes(name), .. body.SelectMany(b => b)])];
+
+    private static byte[] Buffer(byte[] bytes) => [0x11, .. Sized([0x0A, (byte)bytes.Length, .. bytes])];
+
+    // I/O port descriptor: 16-bit decode, one port at a fixed address.
+    private static byte[] IoPort(ushort port) => [0x47, 0x01, (byte)port, (byte)(port >> 8), (byte)port, (byte)(port >> 8), 0x01, 0x01];
+
+    private static byte[] Irq(int irq) => [0x22, (byte)(1 << irq), (byte)((1 << irq) >> 8)];
+
+    private static byte[] EndTag => [0x79, 0x00];
+
+    // A compressed EISA id as a DWordConst: three letters of 5 bits each, then four hex digits, big-endian.
+    private static byte[] EisaId(string id)
+    {
+        int vendor = (id[0] - '@') << 10 | (id[1] - '@') << 5 | (id[2] - '@');
+        int product = Convert.ToInt32(id[3..], 16);
+        return [0x0C, (byte)(vendor >> 8), (byte)vendor, (byte)(product >> 8), (byte)product];
+    }
+
+    // Prefixes a body with its PkgLength (which counts its own bytes too).
+    private static byte[] Sized(byte[] body)
+    {
+        for (int lengthBytes = 1; ; lengthBytes++)
+        {
+            byte[] encoded = PkgLength(body.Length + lengthBytes);
+            if (encoded.Length == lengthBytes)
+                return [.. encoded, .. body];
+        }
+    }
+
+    // AML PkgLength: one byte below 64, else a lead byte (count of extra bytes, low nibble) and up to 3 more bytes.
+    private static byte[] PkgLength(int length)
+    {
+        if (length < 0x40)
+            return [(byte)length];
+        int extra = length < 0x1000 ? 1 : length < 0x10_0000 ? 2 : 3;
+        var encoded = new byte[extra + 1];
+        encoded[0] = (byte)(extra << 6 | (length & 0x0F));
+        for (int i = 1; i <= extra; i++)
+            encoded[i] = (byte)(length >> (4 + 8 * (i - 1)));
+        return encoded;
     }
 
     private static void WriteHeader(Span<byte> table, string signature, int length, byte revision)

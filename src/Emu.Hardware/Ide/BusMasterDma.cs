@@ -1,11 +1,26 @@
 namespace Emu.Hardware.Ide;
 
+/// <summary>How a PRD table compares with the transfer it is meant to carry.</summary>
+internal enum PrdResult : byte
+{
+    /// <summary>The table describes exactly the transfer: the engine stops (ACTIVE clears) when it is done.</summary>
+    Exact,
+    /// <summary>The table describes more: the transfer completes and ACTIVE stays set (a valid completion on the PIIX).</summary>
+    Longer,
+    /// <summary>The table ends before the transfer does: nothing moves, ACTIVE clears, no interrupt.</summary>
+    Shorter,
+    /// <summary>An entry (or the table itself) lies outside guest RAM: the ERROR bit.</summary>
+    BadMemory,
+}
+
 /// <summary>One channel's PIIX bus-master IDE registers (command, status, PRD table address) and PRD table walker.</summary>
 public sealed class BusMasterDma
 {
     public const byte CommandStart = 0x01, CommandToMemory = 0x08;
     public const byte StatusActive = 0x01, StatusError = 0x02, StatusInterrupt = 0x04;
-    private const int MaxPrdEntries = 0x1_0000 / 8; // a PRD table never spans more than 64 KiB
+    // The walk gives up one page past the table start, as QEMU's does (a table is at most 64 KiB on paper, but a
+    // guest that forgets the end-of-table bit must not make the device read its way through RAM).
+    private const int MaxPrdEntries = 4096 / 8;
 
     private readonly PhysicalMemory memory;
 
@@ -72,41 +87,46 @@ public sealed class BusMasterDma
 
     /// <summary>Collects the guest RAM the PRD table describes, merging adjacent entries, until <paramref name="length"/> bytes are covered.</summary>
     /// <param name="toMemory">True when the device writes guest RAM (a disk read).</param>
-    /// <returns>False if the table is shorter than <paramref name="length"/> or points outside RAM.</returns>
-    internal bool TryBuildSegments(long length, bool toMemory, List<(ulong Address, Memory<byte> Ram)> segments)
+    /// <returns>Whether the table matched the transfer, was longer or shorter, or pointed outside RAM.</returns>
+    internal PrdResult BuildSegments(long length, bool toMemory, List<(ulong Address, Memory<byte> Ram)> segments)
     {
         segments.Clear();
         Span<byte> entry = stackalloc byte[8];
         long covered = 0;
         uint at = PrdAddress;
-        for (int i = 0; i < MaxPrdEntries && covered < length; i++, at += 8)
+        for (int i = 0; i < MaxPrdEntries; i++, at += 8)
         {
             if (!memory.DmaRead(at, entry))
-                return false;
+                return PrdResult.BadMemory;
+            // Entries past the transfer only make the table long; their addresses are never used.
+            if (covered == length)
+                return PrdResult.Longer;
             uint address = BitConverter.ToUInt32(entry) & ~1u;
-            int count = entry[4] | entry[5] << 8;
-            if (count == 0)
-                count = 0x1_0000;
+            int size = (entry[4] | entry[5] << 8) & ~1;
+            if (size == 0)
+                size = 0x1_0000;
             bool last = (entry[7] & 0x80) != 0;
-            count = (int)Math.Min(count, length - covered);
+            int count = (int)Math.Min(size, length - covered);
             if (segments.Count > 0 && segments[^1].Address + (ulong)segments[^1].Ram.Length == address)
             {
                 var previous = segments[^1];
                 if (!memory.TryGetRam(previous.Address, previous.Ram.Length + count, toMemory, out var merged))
-                    return false;
+                    return PrdResult.BadMemory;
                 segments[^1] = (previous.Address, merged);
             }
             else
             {
                 if (!memory.TryGetRam(address, count, toMemory, out var ram))
-                    return false;
+                    return PrdResult.BadMemory;
                 segments.Add((address, ram));
             }
             covered += count;
+            if (count < size)
+                return PrdResult.Longer;
             if (last)
                 break;
         }
-        return covered == length;
+        return covered == length ? PrdResult.Exact : PrdResult.Shorter;
     }
 
     internal void Reset()

@@ -9,7 +9,6 @@ public sealed partial class IdeChannel
     private const int PacketSize = 12;
     private const byte ReasonCommand = 0x01, ReasonToHost = 0x02;
     private const byte SenseNotReady = 0x02, SenseMediumError = 0x03, SenseAbortedCommand = 0x0B;
-    private const byte AbortSense = SenseAbortedCommand;
 
     private long packetBytesLeft;   // bytes of the response not yet handed to the host
     private long mediaBlocksLeft;   // disc blocks not yet read into the buffer

@@ -4,7 +4,7 @@ namespace Emu.Hardware.Ide;
 /// <remarks>Sector data moves through <see cref="IDiskBackend"/> asynchronously: a command sets BSY, the backend's
 /// completion (on the event loop) finishes it and raises the channel's IRQ. Completions from a command that was
 /// superseded (reset, new command) are recognised by a generation number and ignored.</remarks>
-public sealed partial class IdeChannel : IIoHandler
+public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
 {
     private const byte StatusBusy = 0x80, StatusReady = 0x40, StatusSeek = 0x10, StatusDrq = 0x08, StatusError = 0x01;
     private const byte ErrorAbort = 0x04, ErrorIdNotFound = 0x10;
@@ -40,6 +40,7 @@ public sealed partial class IdeChannel : IIoHandler
     private IdeDevice? active;      // the drive running the current command (the guest may select the other one meanwhile)
     private IDiskBackend? dmaBackend; // DMA: the medium to transfer with, or null to copy the buffer to memory
     private long dmaOffset, dmaLength; // DMA: byte range on the medium (or in the buffer)
+    private bool dmaStayActive;     // DMA: the PRD table is longer than the transfer, so ACTIVE outlives it
 
     private enum Transfer : byte { None, PioIn, PioOut, PacketCommand, PacketIn, DmaPending, DmaRunning }
 
@@ -134,6 +135,8 @@ public sealed partial class IdeChannel : IIoHandler
     private void WriteControl(byte data)
     {
         bool wasReset = (control & ControlReset) != 0;
+        if ((control & ControlNoInterrupt) != 0 && (data & ControlNoInterrupt) == 0 && irqPending)
+            BusMaster.Status |= BusMasterDma.StatusInterrupt; // the masked interrupt reaches the controller now
         control = data;
         if ((data & ControlReset) != 0 && !wasReset)
         {
@@ -170,8 +173,9 @@ public sealed partial class IdeChannel : IIoHandler
     private void ExecuteCommand(byte command)
     {
         var selected = Selected;
-        // A command to an absent drive, or one the busy drive cannot take, is ignored.
-        if (selected == null || (status & StatusBusy) != 0)
+        // A command to an absent drive, or one the busy drive cannot take, is ignored; only DEVICE RESET reaches a
+        // busy ATAPI drive (the way out of a stalled packet command).
+        if (selected == null || (status & StatusBusy) != 0 && !(command == 0x08 && selected is AtapiCdrom))
             return;
         generation++;
         transfer = Transfer.None;
@@ -312,6 +316,50 @@ public sealed partial class IdeChannel : IIoHandler
         return value;
     }
 
+    public int ReadString(ushort port, int size, Span<byte> destination)
+    {
+        int copied = 0;
+        while (port == commandBase && transfer is (Transfer.PioIn or Transfer.PacketIn) && (status & StatusDrq) != 0)
+        {
+            int bytes = Math.Min(blockEnd - dataPos, destination.Length - copied);
+            bytes -= bytes % size; // a split element at the end of a block takes the element path
+            if (bytes == 0)
+                break;
+            buffer.AsSpan(dataPos, bytes).CopyTo(destination[copied..]);
+            dataPos += bytes;
+            copied += bytes;
+            if (dataPos < blockEnd)
+                break;
+            if (transfer == Transfer.PacketIn)
+                FinishPacketBlock();
+            else
+                FinishInBlock();
+        }
+        return copied / size;
+    }
+
+    public int WriteString(ushort port, int size, ReadOnlySpan<byte> source)
+    {
+        int copied = 0;
+        while (port == commandBase && transfer is (Transfer.PioOut or Transfer.PacketCommand) && (status & StatusDrq) != 0)
+        {
+            int bytes = Math.Min(blockEnd - dataPos, source.Length - copied);
+            bytes -= bytes % size;
+            if (bytes == 0)
+                break;
+            source.Slice(copied, bytes).CopyTo(buffer.AsSpan(dataPos));
+            dataPos += bytes;
+            copied += bytes;
+            if (dataPos < blockEnd)
+                break;
+            if (transfer == Transfer.PacketCommand)
+                ExecutePacket();
+            else
+                FinishOutBlock();
+        }
+        return copied / size;
+    }
+
     private void FinishInBlock()
     {
         int sectors = (blockEnd - chunkStart) / SectorSize;
@@ -386,7 +434,7 @@ public sealed partial class IdeChannel : IIoHandler
         PrepareDma(drive.Disk, lba * SectorSize, sectors * SectorSize, toDisk);
     }
 
-    // Waits for the bus-master start bit (or starts at once if it is already set).
+    // Waits for the bus-master engine (or starts at once if it is already running).
     private void PrepareDma(IDiskBackend? backend, long offset, long length, bool toDisk)
     {
         transfer = Transfer.DmaPending;
@@ -395,19 +443,26 @@ public sealed partial class IdeChannel : IIoHandler
         dmaOffset = offset;
         dmaLength = length;
         status = StatusReady | StatusSeek | StatusDrq;
-        if ((BusMaster.Command & BusMasterDma.CommandStart) != 0)
+        if ((BusMaster.Status & BusMasterDma.StatusActive) != 0)
             StartDma();
     }
 
-    // Runs when both the DMA command and the bus-master start bit are in place, in either order.
+    // Runs when both the DMA command and the bus-master start are in place, in either order.
+    // As in QEMU, the command decides the direction; the bus-master direction bit is not consulted.
     private void StartDma()
     {
         if (transfer != Transfer.DmaPending)
             return;
         transfer = Transfer.DmaRunning;
         status = StatusBusy | StatusReady | StatusSeek | StatusDrq;
-        bool directionOk = ((BusMaster.Command & BusMasterDma.CommandToMemory) != 0) == !toDisk;
-        if (!directionOk || !BusMaster.TryBuildSegments(dmaLength, toMemory: !toDisk, segments))
+        var prd = BusMaster.BuildSegments(dmaLength, toMemory: !toDisk, segments);
+        if (prd == PrdResult.Shorter)
+        {
+            PrdTooShort();
+            return;
+        }
+        dmaStayActive = prd == PrdResult.Longer;
+        if (prd == PrdResult.BadMemory)
         {
             FinishDma(ok: false);
             return;
@@ -449,16 +504,35 @@ public sealed partial class IdeChannel : IIoHandler
         }
     }
 
+    // The PRD table ends before the transfer does. Like QEMU, move nothing, stop the engine (ACTIVE clears, ERROR
+    // stays clear: the PIIX's "interrupt 0, active 0, error 0" means the table was too small) and raise no
+    // interrupt. An ATA command ends there; an ATAPI drive is left waiting with its data (BSY, DRQ) until reset.
+    private void PrdTooShort()
+    {
+        transfer = Transfer.None;
+        dmaBackend = null;
+        BusMaster.Status &= unchecked((byte)~BusMasterDma.StatusActive);
+        if (active is not AtapiCdrom)
+        {
+            remaining = 0;
+            status = StatusReady | StatusSeek;
+        }
+    }
+
     private void FinishDma(bool ok)
     {
         transfer = Transfer.None;
-        byte bm = (byte)(BusMaster.Status & ~BusMasterDma.StatusActive);
+        byte bm = BusMaster.Status;
+        // A table longer than the transfer leaves the engine active (PIIX: "interrupt 1, active 1" is a valid completion).
+        if (!ok || !dmaStayActive)
+            bm &= unchecked((byte)~BusMasterDma.StatusActive);
         if (!ok)
             bm |= BusMasterDma.StatusError;
         BusMaster.Status = bm;
         dmaBackend = null;
+        dmaStayActive = false;
         if (active is AtapiCdrom)
-            FinishPacket(ok ? null : AbortSense);
+            FinishPacket(ok ? null : SenseAbortedCommand);
         else if (ok)
         {
             remaining = 0;
@@ -624,8 +698,9 @@ public sealed partial class IdeChannel : IIoHandler
     private void SetIrqPending(bool pending)
     {
         irqPending = pending;
-        // The PIIX latches every drive interrupt in the bus-master status register too.
-        if (pending)
+        // The PIIX latches the drive interrupt in the bus-master status register when it reaches the controller,
+        // which it does not while nIEN masks it (QEMU sets the bit only when it raises the IRQ, too).
+        if (pending && (control & ControlNoInterrupt) == 0)
             BusMaster.Status |= BusMasterDma.StatusInterrupt;
         UpdateIrq();
     }
@@ -636,6 +711,9 @@ public sealed partial class IdeChannel : IIoHandler
     {
         generation++;
         transfer = Transfer.None;
+        active = null;
+        dmaBackend = null;
+        dmaStayActive = false;
         control = 0;
         feature = 0;
         BusMaster.Reset();
@@ -653,7 +731,7 @@ public sealed partial class IdeChannel : IIoHandler
         w.Write(device); w.Write(control); w.Write(status); w.Write(error); w.Write(irqPending);
         w.Write((byte)transfer); w.Write(toDisk); w.Write(nextLba); w.Write(remaining); w.Write(blockSectors);
         w.Write(chunkStart); w.Write(chunkEnd); w.Write(blockEnd); w.Write(dataPos);
-        w.Write(dmaOffset); w.Write(dmaLength);
+        w.Write(dmaOffset); w.Write(dmaLength); w.Write(dmaStayActive);
         w.Write(active == null ? -1 : Array.IndexOf(drives, active));
         w.Write(transfer is Transfer.DmaPending or Transfer.DmaRunning && dmaBackend != null);
         SavePacketState(w);
@@ -675,7 +753,7 @@ public sealed partial class IdeChannel : IIoHandler
         transfer = (Transfer)r.ReadByte(); toDisk = r.ReadBoolean(); nextLba = r.ReadInt64(); remaining = r.ReadInt64();
         blockSectors = r.ReadInt32(); chunkStart = r.ReadInt32(); chunkEnd = r.ReadInt32(); blockEnd = r.ReadInt32();
         dataPos = r.ReadInt32();
-        dmaOffset = r.ReadInt64(); dmaLength = r.ReadInt64();
+        dmaOffset = r.ReadInt64(); dmaLength = r.ReadInt64(); dmaStayActive = r.ReadBoolean();
         int activePosition = r.ReadInt32();
         bool dmaFromMedium = r.ReadBoolean();
         LoadPacketState(r);

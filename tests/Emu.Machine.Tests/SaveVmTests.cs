@@ -1,0 +1,143 @@
+using System.Text;
+using Emu.Block;
+using Emu.Block.Qcow2;
+
+namespace Emu.Machine.Tests;
+
+/// <summary>savevm in the middle of the demo's disk benchmark, loadvm in a fresh machine, and the run finishes correctly.</summary>
+public class SaveVmTests
+{
+    /// <summary>A serial sink that runs an action once the output contains a marker.</summary>
+    private sealed class WatchingStream(string marker, Action onMarker) : MemoryStream
+    {
+        private bool _fired;
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            base.Write(buffer, offset, count);
+            Check();
+        }
+
+        public override void WriteByte(byte value)
+        {
+            base.WriteByte(value);
+            Check();
+        }
+
+        private void Check()
+        {
+            if (!_fired && Text.Contains(marker))
+            {
+                _fired = true;
+                onMarker();
+            }
+        }
+
+        public string Text => Encoding.ASCII.GetString(ToArray());
+    }
+
+    private static string DemoDisk(string dir)
+    {
+        string disk = Path.Combine(dir, "demo.qcow2");
+        DemoGuest.EnsureDisk(disk, DemoGuestTests.ProjectRoot());
+        return disk;
+    }
+
+    [Fact]
+    public void SaveMidBenchmarkThenLoadInANewMachineFinishesTheRun()
+    {
+        string dir = Directory.CreateTempSubdirectory("emu-savevm-").FullName;
+        try
+        {
+            string disk = DemoDisk(dir);
+            var cfg = new MachineConfig { Disks = [new DiskConfig { Path = disk, Format = "qcow2" }], Timeout = 120 };
+            Pc? pc = null;
+            var monitorOut = new StringWriter();
+            var serial = new WatchingStream("DMA sequential write", () =>
+                pc!.Post(() => new Monitor(pc, TextReader.Null, monitorOut).Execute("savevm mid")));
+            int first;
+            using (pc = new Pc(cfg, serial))
+                first = pc.Run();
+            Assert.True(first == 0, serial.Text);
+            Assert.DoesNotContain("Error", monitorOut.ToString());
+
+            using (var img = (Qcow2Driver)ImageOpener.Open(disk, new ImageOptions { ReadOnly = true }))
+            {
+                var snap = Assert.Single(img.Snapshots);
+                Assert.Equal("mid", snap.Name);
+                Assert.True(snap.VmStateSize > 0 && snap.VmStateSize < 16 << 20, $"vm state {snap.VmStateSize} bytes");
+                Assert.True(snap.VmClockNs > 0);
+            }
+            var check = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("qemu-img", $"check {disk}") { RedirectStandardOutput = true })!;
+            check.WaitForExit();
+            Assert.Equal(0, check.ExitCode);
+
+            // A new machine resumes from the snapshot: it continues the benchmark where it was and finishes it.
+            var resumed = new MemoryStream();
+            int second;
+            using (var pc2 = new Pc(cfg with { LoadVm = "mid" }, resumed))
+            {
+                new Snapshots(pc2).Load("mid");
+                second = pc2.Run();
+            }
+            string text = Encoding.ASCII.GetString(resumed.ToArray());
+            Assert.True(second == 0, text);
+            Assert.DoesNotContain("Emu demo guest", text);
+            Assert.Contains("DMA sequential read 16 MiB", text);
+            Assert.Contains("verify 1 MiB (DMA write, PIO read): OK checksum 45DC0000", text);
+            Assert.Contains("demo finished", text);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void CorruptOrMismatchedStateIsRefusedAndTheMachineIsUntouched()
+    {
+        string dir = Directory.CreateTempSubdirectory("emu-savevm-bad-").FullName;
+        try
+        {
+            string disk = DemoDisk(dir);
+            var cfg = new MachineConfig { Disks = [new DiskConfig { Path = disk, Format = "qcow2" }], Timeout = 60 };
+            using (var pc = new Pc(cfg, Stream.Null))
+            {
+                var snaps = new Snapshots(pc);
+                snaps.Save("s");
+                // A machine with a different RAM size refuses it.
+                using var other = new Pc(cfg with { Memory = 64 }, Stream.Null);
+                var e = Assert.Throws<MachineException>(() => new Snapshots(other).Load("s"));
+                Assert.Contains("RAM", e.Message);
+            }
+            // Flip one byte of the saved state: the checksum catches it and the disk is not reverted.
+            using (var img = (Qcow2Driver)ImageOpener.Open(disk))
+            {
+                var b = new byte[1];
+                img.ReadSnapshotVmState("s", 100, b);
+                img.ApplySnapshot("s");
+                img.ReadVmState(100, b);
+                b[0] ^= 0xff;
+                img.WriteVmState(100, b);
+                img.DeleteSnapshot("s");
+                long size = 0;
+                img.CreateSnapshot("s", 1 << 20);
+                size = img.FindSnapshot("s")!.VmStateSize;
+                Assert.True(size > 0);
+                img.Write(0, new byte[] { 0x42 });
+            }
+            using (var pc = new Pc(cfg, Stream.Null))
+            {
+                var e = Assert.Throws<MachineException>(() => new Snapshots(pc).Load("s"));
+                Assert.Matches("checksum|truncated|magic", e.Message);
+                var sector = new byte[1];
+                pc.Disks[0].Driver.Read(0, sector);
+                Assert.Equal(0x42, sector[0]);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}
