@@ -73,10 +73,15 @@ public sealed class HostFile : IDisposable
         }
     }
 
+    /// <summary>Test hook simulating a power cut: when it returns true for a write, the write fails and nothing reaches the file.</summary>
+    internal static Func<string, long, bool>? FailWrite { get; set; }
+
     public void Write(long offset, ReadOnlySpan<byte> data)
     {
         if (ReadOnly)
             throw new BlockException($"'{Path}' is opened read-only");
+        if (FailWrite?.Invoke(Path, offset) == true)
+            throw new IOException($"simulated power cut writing '{Path}' at offset {offset}");
         RandomAccess.Write(_handle, data, offset);
     }
 

@@ -17,17 +17,31 @@ public sealed partial class Cpu
     ulong _msrApicBase;
     uint _sysenterCs, _sysenterEsp, _sysenterEip;
 
-    public uint Cr0 { get => _cr0; set => WriteCr0(value); }
+    /// <summary>CR0 (writes take effect like MOV CR0, including TLB flushes; PG without PE is ignored).</summary>
+    public uint Cr0
+    {
+        get => _cr0;
+        set { if ((value & (Cr0PG | Cr0PE)) != Cr0PG) WriteCr0(value); }
+    }
+    /// <summary>CR2: the linear address of the last page fault.</summary>
     public uint Cr2 { get => _cr2; set => _cr2 = value; }
+    /// <summary>CR3: page directory base (writes flush non-global TLB entries).</summary>
     public uint Cr3 { get => _cr3; set { _cr3 = value; FlushTlb(false); _breakBlock = true; } }
+    /// <summary>CR4 (supported bits: TSD, DE, PSE, MCE, PGE, PCE).</summary>
     public uint Cr4 { get => _cr4; set { _cr4 = value & Cr4Supported; FlushTlb(true); _breakBlock = true; } }
     /// <summary>Debug register DR0..DR7.</summary>
     public uint GetDebugRegister(int n) => _dr[n];
+    /// <summary>GDTR base address.</summary>
     public uint GdtrBase => _gdtrBase;
+    /// <summary>GDTR limit.</summary>
     public ushort GdtrLimit => _gdtrLimit;
+    /// <summary>IDTR base address (the IVT base in real mode).</summary>
     public uint IdtrBase => _idtrBase;
+    /// <summary>IDTR limit.</summary>
     public ushort IdtrLimit => _idtrLimit;
+    /// <summary>LDTR with its descriptor cache.</summary>
     public Segment Ldtr => _ldtr;
+    /// <summary>Task register with its descriptor cache.</summary>
     public Segment Tr => _tr;
 
     bool CheckCpl0()

@@ -269,6 +269,7 @@ public sealed partial class Cpu
         set { _eip = value; _breakBlock = true; }
     }
 
+    /// <summary>General registers by name.</summary>
     public uint Eax { get => R[0]; set => R[0] = value; }
     public uint Ecx { get => R[1]; set => R[1] = value; }
     public uint Edx { get => R[2]; set => R[2] = value; }

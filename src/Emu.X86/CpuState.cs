@@ -3,20 +3,25 @@ namespace Emu.X86;
 /// <summary>A complete, serializable snapshot of the architectural CPU state (for savevm/loadvm and debugging).</summary>
 public sealed class CpuState
 {
+    /// <summary>EAX..EDI in encoding order.</summary>
     public uint[] Registers = new uint[8];
     public uint Eip, Eflags;
+    /// <summary>ES, CS, SS, DS, FS, GS with their descriptor caches.</summary>
     public Segment[] Segments = new Segment[6];
     public Segment Ldtr, Tr;
     public uint GdtrBase, IdtrBase;
     public ushort GdtrLimit, IdtrLimit;
     public uint Cr0, Cr2, Cr3, Cr4;
     public uint[] Dr = new uint[8];
+    /// <summary>Offset added to the time stamp source, and the APIC base MSR.</summary>
     public ulong TscOffset, ApicBase;
     public uint SysenterCs, SysenterEsp, SysenterEip;
     public int Cpl;
     public bool Halted, InterruptShadow, NmiPending, InNmi, A20Enabled;
+    /// <summary>x87 physical registers R0..R7.</summary>
     public Float80[] FpuRegisters = new Float80[8];
     public ushort FpuControl, FpuStatus, FpuLastCs, FpuLastDs, FpuLastOpcode;
+    /// <summary>Bit i set when x87 physical register i is empty.</summary>
     public byte FpuEmpty;
     public int FpuTop;
     public uint FpuLastIp, FpuLastDp;

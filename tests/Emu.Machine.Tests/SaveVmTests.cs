@@ -141,3 +141,63 @@ public class SaveVmTests
         }
     }
 }
+
+/// <summary>A power cut at every host write of savevm leaves either no snapshot or a complete one, and never a corrupt image.</summary>
+[Collection("host-write faults")]
+public class SaveVmPowerCutTests
+{
+    [Fact]
+    public void PowerCutAtEachWriteNeverLeavesABrokenSnapshot()
+    {
+        string dir = Directory.CreateTempSubdirectory("emu-powercut-").FullName;
+        try
+        {
+            string pristine = Path.Combine(dir, "pristine.qcow2");
+            DemoGuest.EnsureDisk(pristine, DemoGuestTests.ProjectRoot());
+            string disk = Path.Combine(dir, "disk.qcow2");
+            int failedAt = 0;
+            for (int cut = 1; cut < 200; cut++)
+            {
+                File.Copy(pristine, disk, true);
+                var cfg = new MachineConfig { Disks = [new DiskConfig { Path = disk, Format = "qcow2" }] };
+                int writes = 0;
+                bool cutHappened = false;
+                // Every write from the cut on fails, including the flush when the machine is torn down: a power cut.
+                HostFile.FailWrite = (path, _) => path == disk && ++writes >= cut && (cutHappened = true);
+                try
+                {
+                    using var pc = new Pc(cfg, Stream.Null);
+                    new Snapshots(pc).Save("snap");
+                }
+                catch (Exception e) when (e is IOException or Emu.Block.BlockException or MachineException)
+                {
+                }
+                finally
+                {
+                    HostFile.FailWrite = null;
+                }
+                var check = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("qemu-img", $"check -U {disk}") { RedirectStandardOutput = true, RedirectStandardError = true })!;
+                string report = check.StandardOutput.ReadToEnd() + check.StandardError.ReadToEnd();
+                check.WaitForExit();
+                Assert.True(check.ExitCode is 0 or 3, $"cut at write {cut}: qemu-img check {check.ExitCode}\n{report}");
+                using (var pc = new Pc(new MachineConfig { Disks = [new DiskConfig { Path = disk, Format = "qcow2" }] }, Stream.Null))
+                {
+                    var q = (Emu.Block.Qcow2.Qcow2Driver)pc.Disks[0].Driver;
+                    if (q.FindSnapshot("snap") != null)
+                        new Snapshots(pc).Load("snap");
+                }
+                if (!cutHappened)
+                {
+                    failedAt = cut;
+                    break;
+                }
+            }
+            Assert.True(failedAt > 3, "savevm should take several writes");
+        }
+        finally
+        {
+            HostFile.FailWrite = null;
+            Directory.Delete(dir, true);
+        }
+    }
+}

@@ -168,7 +168,7 @@ public unsafe class NativeDifferentialTests
                 Marshal.Copy(native, 0, mem, native.Length);
                 var fn = (delegate* unmanaged<ulong*, void>)mem;
                 m.Load(TestMachine.CodeBase, TestMachine.Assemble(16, TestMachine.CodeBase, a => { emit(a, size); a.@out(0xF4, al); }));
-                for (int n = 0; n < 600; n++)
+                for (int n = 0; n < 1000; n++)
                 {
                     uint x = n < Edge.Length * Edge.Length ? Edge[n % Edge.Length] : (uint)rng.Next() ^ ((uint)rng.Next() << 16);
                     uint y = n < Edge.Length * Edge.Length ? Edge[n / Edge.Length] : (uint)rng.Next() ^ ((uint)rng.Next() << 16);

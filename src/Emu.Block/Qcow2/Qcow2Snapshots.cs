@@ -168,21 +168,7 @@ public sealed partial class Qcow2Driver
                 L1Size = _l1.Length,
             };
 
-            // A copy of the active L1 becomes the snapshot's L1.
-            int l1Bytes = _l1.Length * 8;
-            int l1Clusters = Math.Max(1, (l1Bytes + ClusterSize - 1) >> ClusterBits);
-            snap.L1TableOffset = AllocateClusters(l1Clusters);
-            var raw = new byte[(long)l1Clusters << ClusterBits];
-            for (int i = 0; i < _l1.Length; i++)
-                BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), _l1[i] & ~Copied);
-            _file.Write(snap.L1TableOffset, raw);
-
-            UpdateSnapshotRefcount(_l1, +1);
-            RecomputeCopiedFlags();
-            FlushInternal();
-
-            _snapshots.Add(snap);
-            WriteSnapshotTable();
+            CommitSnapshot(snap);
 
             // The active image does not need the saved state any more; keeping it would only cost copy-on-write.
             if (vmStateSize > 0)

@@ -27,7 +27,9 @@ DISK_MIB=256           # whole disk
 BOOT_START=2048        # partition 1 start (sectors)
 BOOT_MIB=32            # partition 1 size
 DATA_DISK_MIB=128      # data.qcow2 for the ISO variant
-CMDLINE="console=ttyS0,115200 panic=-1 no_timer_check printk.time=1"
+# earlyprintk: the decompressor and the first kernel messages reach ttyS0 before the real console
+# registers (progress visible on slow emulators); no duplicate lines once ttyS0 takes over.
+CMDLINE="earlyprintk=serial,ttyS0,115200 console=ttyS0,115200 panic=-1 no_timer_check printk.time=1"
 # Modules the IDE disk and the CD-ROM need; their dependencies come from modules.dep. The
 # *_generic crypto modules satisfy the crc_t10dif/crc64_rocksoft softdeps (no modprobe in the guest).
 MODULES=(crct10dif_generic crc64_rocksoft_generic scsi_mod libata ata_piix ata_generic sd_mod cdrom sr_mod isofs)
