@@ -5,7 +5,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="${1:-$(mktemp -d /tmp/emu-bench.XXXXXX)}"
 mkdir -p "$work"
-emu="$root/emu"
+emu="${EMU:-$root/emu}"
 "$emu" img --help >/dev/null
 
 full="$work/full.qcow2"
