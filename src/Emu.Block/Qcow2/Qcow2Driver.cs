@@ -114,18 +114,24 @@ public sealed partial class Qcow2Driver : BlockDriver
     public override void Read(long offset, Span<byte> buffer)
     {
         CheckRange(offset, buffer.Length);
+        if (_crypto == null)
+        {
+            ReadParallel(offset, buffer);
+            return;
+        }
         lock (_lock)
         {
-            if (_crypto != null && ((offset | (long)buffer.Length) & 511) != 0)
+            // Encryption works on whole sectors: read the covering sectors and copy out.
+            long start = offset & ~511L;
+            long end = (offset + buffer.Length + 511) & ~511L;
+            if (start == offset && end == offset + buffer.Length)
             {
-                // Encryption works on whole sectors: read the covering sectors and copy out.
-                long start = offset & ~511L;
-                var bounce = new byte[((offset + buffer.Length + 511) & ~511L) - start];
-                ReadInternal(start, bounce);
-                bounce.AsSpan((int)(offset - start), buffer.Length).CopyTo(buffer);
+                ReadInternal(offset, buffer);
                 return;
             }
-            ReadInternal(offset, buffer);
+            var bounce = new byte[end - start];
+            ReadInternal(start, bounce);
+            bounce.AsSpan((int)(offset - start), buffer.Length).CopyTo(buffer);
         }
     }
 
@@ -211,20 +217,25 @@ public sealed partial class Qcow2Driver : BlockDriver
     public override void Write(long offset, ReadOnlySpan<byte> data)
     {
         CheckRange(offset, data.Length);
+        if (_crypto == null)
+        {
+            WriteParallel(offset, data);
+            return;
+        }
         lock (_lock)
         {
-            if (_crypto != null && ((offset | (long)data.Length) & 511) != 0)
+            if (((offset | (long)data.Length) & 511) == 0)
             {
-                // Read-modify-write of the covering sectors, since encryption works on whole sectors.
-                long start = offset & ~511L;
-                long end = Math.Min((offset + data.Length + 511) & ~511L, Math.Max(Size, offset + data.Length));
-                var bounce = new byte[(end + 511 & ~511L) - start];
-                ReadInternal(start, bounce);
-                data.CopyTo(bounce.AsSpan((int)(offset - start)));
-                WriteInternal(start, bounce);
+                WriteInternal(offset, data);
                 return;
             }
-            WriteInternal(offset, data);
+            // Read-modify-write of the covering sectors, since encryption works on whole sectors.
+            long start = offset & ~511L;
+            long end = (offset + data.Length + 511) & ~511L;
+            var bounce = new byte[end - start];
+            ReadInternal(start, bounce);
+            data.CopyTo(bounce.AsSpan((int)(offset - start)));
+            WriteInternal(start, bounce);
         }
     }
 

@@ -92,6 +92,8 @@ public sealed partial class Qcow2Driver
             throw MarkCorrupt($"Refcount of cluster {cluster} would drop below zero");
         if (delta > 0 && (value > _refMax || value < old))
             throw new BlockException($"Refcount overflow for cluster {cluster} (maximum {_refMax})");
+        if (value == 0)
+            DrainDataIo();
         WriteRefEntry(block.Data, index, Header.RefcountOrder, value);
         block.Dirty = true;
         if (value == 0)

@@ -53,7 +53,9 @@ public static partial class ImgCommand
             }
         }
         var sw = Stopwatch.StartNew();
-        var workers = new Task[Math.Min(depth, count)];
+        // Requests beyond a few per core only queue up behind each other in the host's page cache
+        // (buffered writes to one file take the inode lock), so at most that many run at once.
+        var workers = new Task[Math.Min(Math.Min(depth, count), Environment.ProcessorCount * 2)];
         int completed = 0;
         for (int w = 0; w < workers.Length; w++)
         {
