@@ -85,12 +85,9 @@ public sealed partial class Qcow2Driver
                 MarkDirtyIfLazy();
                 if (!TryMapRun(offset, data.Length, true, out host, out run))
                 {
-                    // One cluster through the allocating path, then look again.
-                    int n = (int)Math.Min(data.Length, ClusterSize - (offset & ClusterMask));
-                    WriteInternal(offset, data[..n]);
-                    data = data[n..];
-                    offset += n;
-                    continue;
+                    // The allocating path under the lock, for the whole rest: new clusters come out contiguous.
+                    WriteInternal(offset, data);
+                    return;
                 }
                 _dataLock.EnterReadLock();
             }
