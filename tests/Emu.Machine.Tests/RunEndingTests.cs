@@ -47,3 +47,50 @@ public class RunEndingTests
         }
     }
 }
+
+/// <summary>SeaBIOS boots a disk at every IDE position, qcow2 and raw.</summary>
+public class BootPositionTests
+{
+    [Theory]
+    [InlineData(0, 0, "qcow2")]
+    [InlineData(0, 1, "qcow2")]
+    [InlineData(1, 0, "qcow2")]
+    [InlineData(1, 1, "qcow2")]
+    [InlineData(0, 0, "raw")]
+    [InlineData(1, 1, "raw")]
+    public void BootsFromEveryChannelPosition(int channel, int position, string format)
+    {
+        string dir = Directory.CreateTempSubdirectory("emu-boot-").FullName;
+        try
+        {
+            string disk = Path.Combine(dir, "boot." + format);
+            var p = Process.Start(new ProcessStartInfo("nasm", $"-f bin -o {disk}.bin {Path.Combine(DemoGuestTests.ProjectRoot(), "roms", "tests", "hello.asm")}"))!;
+            p.WaitForExit();
+            if (format == "raw")
+                Emu.Block.Raw.RawDriver.Create(disk, 4 << 20);
+            else
+                Qcow2Creator.Create(disk, new Qcow2CreateOptions { Size = 4 << 20 });
+            using (var d = ImageOpener.Open(disk, new ImageOptions { Format = format }))
+                d.Write(0, File.ReadAllBytes(disk + ".bin"));
+            var debug = Path.Combine(dir, "debug.txt");
+            int status;
+            var cfg = new MachineConfig
+            {
+                Disks = [new DiskConfig { Path = disk, Format = format, Channel = channel, Position = position }],
+                Serial = "none",
+                Debugcon = "file:" + debug,
+                Timeout = 60,
+            };
+            using (var pc = new Pc(cfg, Stream.Null))
+                status = pc.Run();
+            string log = File.ReadAllText(debug);
+            Assert.True(status == 33, log);
+            Assert.Contains("BOOT-OK", log);
+            Assert.Contains("Booting from Hard Disk", log);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}
