@@ -9,9 +9,10 @@ need=()
 command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v nasm >/dev/null || need+=(nasm)
 [[ -f /usr/share/seabios/bios-256k.bin ]] || need+=(seabios)
+command -v qemu-system-i386 >/dev/null || need+=(qemu-system-x86)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null
+  apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 dotnet build Emu.sln -c Release --nologo -v q -clp:ErrorsOnly || { echo "0 passed, 1 failed"; exit 1; }

@@ -84,3 +84,44 @@ public class DemoGuestTests
         }
     }
 }
+
+/// <summary>The demo disk under qemu-system-i386 prints the same deterministic report lines as under Emu.</summary>
+public class DemoAgainstQemuTests
+{
+    private static IEnumerable<string> Deterministic(string transcript) =>
+        transcript.Split('\n').Select(l => l.TrimEnd('\r'))
+            .Where(l => l.StartsWith("Emu demo") || l.StartsWith("disk:") || l.StartsWith("verify") || l.StartsWith("demo finished"));
+
+    [Fact]
+    public void TranscriptMatchesQemu()
+    {
+        string dir = Directory.CreateTempSubdirectory("emu-vs-qemu-").FullName;
+        try
+        {
+            string disk = Path.Combine(dir, "demo.qcow2");
+            DemoGuest.EnsureDisk(disk, DemoGuestTests.ProjectRoot());
+            var psi = new System.Diagnostics.ProcessStartInfo("qemu-system-i386",
+                $"-accel tcg -m 128 -drive file={disk},format=qcow2,if=ide,snapshot=on -display none -serial stdio " +
+                "-device isa-debug-exit,iobase=0xf4,iosize=4 -no-reboot -monitor none")
+            { RedirectStandardOutput = true, RedirectStandardError = true };
+            using var qemu = System.Diagnostics.Process.Start(psi)!;
+            var qemuOut = qemu.StandardOutput.ReadToEndAsync();
+            Assert.True(qemu.WaitForExit(180_000), "qemu-system-i386 did not finish");
+            Assert.Equal(0, qemu.ExitCode);
+
+            var serial = new MemoryStream();
+            int status;
+            using (var pc = new Pc(new MachineConfig { Disks = [new DiskConfig { Path = disk, Snapshot = true }], Timeout = 120 }, serial))
+                status = pc.Run();
+            Assert.Equal(0, status);
+            var ours = Deterministic(System.Text.Encoding.ASCII.GetString(serial.ToArray())).ToList();
+            var theirs = Deterministic(qemuOut.Result).ToList();
+            Assert.Equal(4, theirs.Count);
+            Assert.Equal(theirs, ours);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}
