@@ -22,6 +22,9 @@ public static partial class ImgCommand
                 "map" => Map(rest, stdout),
                 "compare" => Compare(rest, stdout, stderr),
                 "bench" => Bench(rest, stdout),
+                "resize" => Resize(rest, stdout),
+                "rebase" => Rebase(rest, stdout),
+                "commit" => Commit(rest, stdout),
                 "--help" or "-h" => Help(stdout),
                 _ => throw new UsageException($"Command not found: {args[0]}"),
             };
@@ -41,7 +44,7 @@ public static partial class ImgCommand
     private static int Help(TextWriter stdout)
     {
         stdout.WriteLine("usage: emu img [standard options] command [command options]");
-        stdout.WriteLine("Commands: create, info, check, convert, snapshot, map, compare, bench (qemu-img syntax)");
+        stdout.WriteLine("Commands: create, info, check, convert, snapshot, map, compare, resize, rebase, commit, bench (qemu-img syntax)");
         return 0;
     }
 

@@ -232,7 +232,7 @@ public sealed class IoCommand
                 allocated += s.Length;
             pos += s.Length;
         }
-        _out.WriteLine($"{allocated}/{count} bytes {(allocated == 0 ? "not " : "")}allocated at offset {Units.CvtStr(offset)}");
+        _out.WriteLine($"{allocated}/{count} bytes allocated at offset {Units.CvtStr(offset)}");
         return true;
     }
 
