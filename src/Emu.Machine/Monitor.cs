@@ -87,7 +87,7 @@ public sealed class Monitor
                     _pc.RequestQuit();
                     break;
                 case "help" or "?":
-                    _output.WriteLine("savevm [name] | loadvm name | delvm name | info snapshots|registers|block|status|cpustats | stop | cont | system_reset | quit");
+                    _output.WriteLine("savevm [name] | loadvm name | delvm name | info snapshots|registers|block|status|screen|cpustats | stop | cont | system_reset | quit");
                     break;
                 default:
                     _output.WriteLine($"unknown command: '{words[0]}'");
@@ -125,11 +125,15 @@ public sealed class Monitor
                 _output.WriteLine($"EIP={c.Eip:x8} EFL={c.Eflags:x8} CPL={c.Cpl} {(c.ProtectedMode ? "protected" : "real")} mode HLT={(c.Halted ? 1 : 0)}");
                 _output.WriteLine($"CR0={c.Cr0:x8} CR2={c.Cr2:x8} CR3={c.Cr3:x8} CR4={c.Cr4:x8}");
                 break;
+            case "screen":
+                foreach (var l in _pc.Vga.GetTextLines())
+                    _output.WriteLine(l);
+                break;
             case "cpustats":
                 _output.WriteLine($"instructions: {c_instructions()}");
                 break;
             default:
-                _output.WriteLine("info snapshots|registers|block|status|cpustats");
+                _output.WriteLine("info snapshots|registers|block|status|screen|cpustats");
                 break;
         }
 

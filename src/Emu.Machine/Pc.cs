@@ -24,9 +24,14 @@ public sealed class Pc : IDisposable
     private readonly Stopwatch _hostClock = new();
     private long _clockBase;
     private volatile bool _quitRequested;
+    private long _screenShown = -1;
+    private TimeSpan _screenCheckedAt;
     private bool _mapDirty;
 
     public Bus Bus => _bus;
+
+    /// <summary>The VGA adapter; its text screen is readable headless through <see cref="Vga.GetTextLines"/>.</summary>
+    public Vga Vga { get; private set; } = null!;
 
     /// <summary>While paused (monitor stop) the CPU does not run; devices and the monitor still do.</summary>
     public bool Paused { get; set; }
@@ -47,6 +52,8 @@ public sealed class Pc : IDisposable
             throw new MachineException($"Invalid memory size {config.Memory} MiB (2 to 2047)");
         _bus = new Bus((long)config.Memory << 20);
         _serial = new OutputSink(config.Serial, stdout);
+        if (config.Display == "none" && config.Serial != "stdio" && config.Debugcon != "stdio" && config.Monitor != "stdio")
+            _screenOut = new StreamWriter(stdout ?? Console.OpenStandardOutput()) { AutoFlush = false };
         _debugcon = new OutputSink(config.Debugcon, stdout);
         try
         {
@@ -98,7 +105,11 @@ public sealed class Pc : IDisposable
         var ide = new IdeController(_bus);
         _ = new Piix3Ide(pci, ide);
         _ = new Piix4Pm(pci);
-        _ = new FwCfg(_bus, cpuCount: 1);
+        Vga = new Vga(pci, Firmware.Load(Firmware.Find(_config.VgaBios, "vgabios-stdvga.bin"), 128 * 1024));
+        var fwCfg = new FwCfg(_bus, cpuCount: 1);
+        // ACPI tables that describe this machine (no I/O APIC), so guests power off through the PIIX4 PM block.
+        AcpiTables.Install(fwCfg);
+        rtc.SetBootOrder(_config.Boot == "d" ? "dc" : "cd");
         GC.KeepAlive(pic);
 
         int next = 0;
@@ -218,6 +229,7 @@ public sealed class Pc : IDisposable
             }
             if (_mapDirty)
                 SyncMemoryMap();
+            ShowScreenIfChanged(false);
             if (Paused)
             {
                 _bus.Events.WaitForWork(TimeSpan.FromMilliseconds(20));
@@ -234,9 +246,32 @@ public sealed class Pc : IDisposable
         }
     }
 
+    /// <summary>Headless text console: with nothing else on stdout (no serial there), the VGA text screen is
+    /// printed there whenever it changed, at most five times a second.</summary>
+    private void ShowScreenIfChanged(bool force)
+    {
+        if (_screenOut == null || (!force && _hostClock.Elapsed - _screenCheckedAt < TimeSpan.FromMilliseconds(200)))
+            return;
+        _screenCheckedAt = _hostClock.Elapsed;
+        if (Vga.ScreenVersion == _screenShown)
+            return;
+        _screenShown = Vga.ScreenVersion;
+        var lines = Vga.GetTextLines();
+        if (lines.Length == 0)
+            return;
+        int last = Array.FindLastIndex(lines, l => l.Length > 0);
+        _screenOut.WriteLine("---- screen ----");
+        for (int i = 0; i <= last; i++)
+            _screenOut.WriteLine(lines[i]);
+        _screenOut.Flush();
+    }
+
+    private readonly TextWriter? _screenOut;
+
     /// <summary>Completes in-flight requests, flushes every image, and returns the exit status.</summary>
     private int Finish(int status)
     {
+        ShowScreenIfChanged(true);
         DrainDisks();
         foreach (var d in _disks)
         {

@@ -4,6 +4,8 @@ namespace Emu.X86;
 
 // String instructions with REP/REPE/REPNE. A long REP runs in slices: after a slice EIP stays on the
 // instruction so pending interrupts are taken between slices, exactly as an interrupted REP would.
+// Every iteration after the first counts as a retired instruction, so Run budgets and the default
+// time stamp track the work done.
 public sealed partial class Cpu
 {
     const int RepSlice = 4096;
@@ -100,7 +102,8 @@ public sealed partial class Cpu
             R[1] = (R[1] & ~amask) | count;
             if (count == 0) return;
             if (compare && ZeroFlag != repe) return;
-            if (n >= RepSlice || _breakBlock)
+            _instructions++;
+            if (n >= RepSlice || _breakBlock || _instructions >= _runLimit)
             {
                 _eip = _eipStart;
                 _breakBlock = true;
@@ -113,7 +116,7 @@ public sealed partial class Cpu
     /// directly in the RAM array. Returns the remaining count for the element-by-element loop.</summary>
     uint BulkForward(bool store, int srcSeg, int size, uint amask, uint count)
     {
-        for (int chunkNo = 0; chunkNo < 16 && count != 0; chunkNo++)
+        for (int chunkNo = 0; chunkNo < 16 && count != 0 && _instructions < _runLimit; chunkNo++)
         {
             uint di = R[7] & amask, si = R[6] & amask;
             ref Segment es = ref S[ES];
@@ -157,6 +160,7 @@ public sealed partial class Cpu
             if (!store) R[6] = (R[6] & ~amask) | ((si + bytes) & amask);
             count -= n;
             R[1] = (R[1] & ~amask) | count;
+            _instructions += n;
         }
         if (count != 0)
         {

@@ -32,6 +32,7 @@ public sealed partial class Cpu
     bool _inNmi;
     bool _shutdown;
     ulong _instructions;
+    ulong _runLimit;     // _instructions value at which the current Run ends (REP slices stop there too)
 
     /// <summary>Creates a CPU over the given memory, port space and optional interrupt controller, then resets it.</summary>
     public Cpu(PhysicalMemory memory, IIoPorts io, IInterruptController? interruptController = null)
@@ -40,10 +41,12 @@ public sealed partial class Cpu
         _io = io;
         _pic = interruptController;
         _fpu = new X87();
-        _decoder16 = Decoder.Create(16, _pageReader, 0, DecoderOptions.None);
-        _decoder32 = Decoder.Create(32, _pageReader, 0, DecoderOptions.None);
-        _crossDecoder16 = Decoder.Create(16, _crossReader, 0, DecoderOptions.None);
-        _crossDecoder32 = Decoder.Create(32, _crossReader, 0, DecoderOptions.None);
+        // This CPU has no BMI1/LZCNT: F3 0F BC/BD are BSF/BSR with an ignored prefix (Linux relies on it).
+        const DecoderOptions options = DecoderOptions.NoMPFX_0FBC | DecoderOptions.NoMPFX_0FBD;
+        _decoder16 = Decoder.Create(16, _pageReader, 0, options);
+        _decoder32 = Decoder.Create(32, _pageReader, 0, options);
+        _crossDecoder16 = Decoder.Create(16, _crossReader, 0, options);
+        _crossDecoder32 = Decoder.Create(32, _crossReader, 0, options);
         Reset();
     }
 
@@ -59,7 +62,8 @@ public sealed partial class Cpu
     /// <summary>True after a triple fault until the next <see cref="Reset"/>.</summary>
     public bool InShutdown => _shutdown;
 
-    /// <summary>Instructions retired since construction (also exact inside device callbacks during <see cref="Run"/>).</summary>
+    /// <summary>Instructions retired since construction, each REP iteration counting as one
+    /// (also exact inside device callbacks during <see cref="Run"/>).</summary>
     public ulong InstructionCount => _instructions;
 
     /// <summary>Current privilege level.</summary>
@@ -121,7 +125,7 @@ public sealed partial class Cpu
 
     const int MaxChain = 32;
 
-    /// <summary>Executes up to <paramref name="instructionBudget"/> instructions; returns how many retired.</summary>
+    /// <summary>Executes up to <paramref name="instructionBudget"/> instructions (REP iterations count individually); returns how many retired.</summary>
     /// <remarks>Returns early on HLT with no interrupt pending, on <see cref="Stop"/>, and on shutdown.</remarks>
     public int Run(int instructionBudget)
     {
@@ -129,6 +133,7 @@ public sealed partial class Cpu
         _breakBlock = false;
         // The retired-instruction counter is live so RDTSC and device callbacks see the current time.
         ulong start = _instructions, limit = start + (ulong)Math.Max(0, instructionBudget);
+        _runLimit = limit;
         while (_instructions < limit && !_stopRequested && !_shutdown)
         {
             // After STI / MOV SS / POP SS exactly one more instruction runs before interrupts are recognized.

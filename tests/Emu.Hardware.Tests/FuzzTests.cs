@@ -13,6 +13,7 @@ public class FuzzTests
         0x3F8, 0x3F9, 0x3FA, 0x3FB, 0x3FC, 0x3FD, 0x3FE, 0x3FF, 0xE9, 0x402, 0xCF8, 0xCF9, 0xCFA, 0xCFC, 0xCFD, 0xCFE, 0xCFF,
         0x1F0, 0x1F1, 0x1F2, 0x1F3, 0x1F4, 0x1F5, 0x1F6, 0x1F7, 0x3F6, 0x170, 0x171, 0x172, 0x173, 0x174, 0x175, 0x176, 0x177, 0x376,
         0x510, 0x511, 0x514, 0x518, 0xB2, 0xB3, 0xAFE0, 0xAFE2, 0x600, 0x602, 0x604, 0x608, 0xC000, 0xC002, 0xC004, 0xC008, 0xC00A, 0xC00C,
+        0x3C0, 0x3C1, 0x3C2, 0x3C4, 0x3C5, 0x3C7, 0x3C8, 0x3C9, 0x3CE, 0x3CF, 0x3D4, 0x3D5, 0x3DA, 0x3B4, 0x3B5, 0x1CE, 0x1CF,
     ];
 
     // Mostly the values that steer devices (small numbers, all-ones, command-like bytes), sometimes anything.
@@ -30,6 +31,7 @@ public class FuzzTests
         public readonly Bus Bus = new(8 << 20);
         public readonly Pic8259 Pic;
         public readonly IdeController Ide;
+        public readonly Vga Vga;
 
         public Machine()
         {
@@ -48,6 +50,7 @@ public class FuzzTests
             _ = new Piix3Ide(pci, Ide);
             _ = new Piix4Pm(pci);
             AcpiTables.Install(new FwCfg(Bus));
+            Vga = new Vga(pci, [0x55, 0xAA, 0x01]);
             Ide.AttachDisk(0, 0, new DeferredDisk(Bus, 256));
             Ide.AttachCdrom(1, 0, new DeferredDisk(Bus, 64));
             Bus.Io.Out32(0xCF8, 0x8000_0920); Bus.Io.Out32(0xCFC, 0xC000);
@@ -92,6 +95,23 @@ public class FuzzTests
             default:
                 bus.Io.Write(port, size, Value(random));
                 break;
+        }
+        if (random.Next(4) == 0)
+        {
+            // The VGA window: text, planar and banked VBE accesses depending on what the ports above selected.
+            ulong address = 0xA_0000 + (ulong)random.Next(0x2_0000);
+            uint value = Value(random);
+            switch (size + (random.Next(2) == 0 ? 0 : 8))
+            {
+                case 1: bus.Memory.Read8(address); break;
+                case 2: bus.Memory.Read16(address); break;
+                case 4: bus.Memory.Read32(address); break;
+                case 9: bus.Memory.Write8(address, (byte)value); break;
+                case 10: bus.Memory.Write16(address, (ushort)value); break;
+                default: bus.Memory.Write32(address, value); break;
+            }
+            if (random.Next(64) == 0)
+                _ = machine.Vga.GetTextLines();
         }
         if (i % 64 == 0)
         {

@@ -31,6 +31,7 @@ public class PcWiringTests
         var ide = new IdeController(bus);
         _ = new Piix3Ide(pci, ide);
         _ = new Piix4Pm(pci);
+        _ = new Vga(pci, [0x55, 0xAA, 0x01]);
         AcpiTables.Install(new FwCfg(bus, cpuCount: 1));
         ide.AttachDisk(0, 0, new DeferredDisk(bus, 4096));
     }
@@ -46,7 +47,7 @@ public class PcWiringTests
             if (id != 0xFFFF_FFFF)
                 found.Add($"{devfn >> 3:x2}.{devfn & 7} {id & 0xFFFF:x4}:{id >> 16:x4}");
         }
-        Assert.Equal(["00.0 8086:1237", "01.0 8086:7000", "01.1 8086:7010", "01.3 8086:7113"], found);
+        Assert.Equal(["00.0 8086:1237", "01.0 8086:7000", "01.1 8086:7010", "01.3 8086:7113", "02.0 1234:1111"], found);
     }
 
     [Fact]
@@ -99,6 +100,6 @@ public class PcWiringTests
         bus.Io.Out8(0x21, 0x12);
         bus.ResetDevices();
         Assert.Equal(0, pic.Imr);
-        Assert.Equal(13, bus.Devices.Count);
+        Assert.Equal(14, bus.Devices.Count);
     }
 }

@@ -64,6 +64,19 @@ public class PciTests
     }
 
     [Fact]
+    public void HotplugPortsShowOneCpuAndNoPciEvents()
+    {
+        // What SeaBIOS's built-in DSDT/SSDT read on QEMU: the CPU present bitmap and the PCI hotplug status.
+        Assert.Equal(0x01u, bus.Io.In32(0xAF00));
+        Assert.Equal(0u, bus.Io.In32(0xAF04));
+        Assert.Equal(0u, bus.Io.In8(0xAF1F));
+        Assert.Equal(0u, bus.Io.In32(0xAE00)); // slots up
+        Assert.Equal(0u, bus.Io.In32(0xAE04)); // slots down
+        bus.Io.Out32(0xAE08, 0xFFFF_FFFF);     // eject: ignored
+        Assert.Equal(0u, bus.Io.In32(0xAE08));
+    }
+
+    [Fact]
     public void EmptySlotsAndOtherBusesReadAllOnes()
     {
         Assert.Equal(0xFFFF_FFFFu, ReadConfig32(5, 0, 0));

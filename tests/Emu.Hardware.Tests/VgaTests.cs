@@ -96,7 +96,9 @@ public class VgaTests
         SetConfig(0x10, 0xFFFF_FFFF);
         Assert.Equal(0xFF00_0008u, Config(0x10));       // 16 MiB
         SetConfig(0x14, 0xFFFF_FFFF);
-        Assert.Equal(0u, Config(0x14));                 // no other BARs
+        Assert.Equal(0u, Config(0x14));                 // BAR1: none
+        SetConfig(0x18, 0xFFFF_FFFF);
+        Assert.Equal(0xFFFF_F000u, Config(0x18));       // BAR2: QEMU's 4 KiB register window
         SetConfig(0x30, 0xFFFF_FFFE);
         Assert.Equal(0xFFFF_0000u, Config(0x30));       // 38 KiB of ROM rounds up to 64 KiB
     }
@@ -117,6 +119,33 @@ public class VgaTests
     }
 
     [Fact]
+    public void SeaBiosVgaRomMatchesTheDeviceThroughTheRomBar()
+    {
+        // What SeaBIOS's map_pcirom checks before copying the ROM: 0xAA55, then a PCIR structure naming this device.
+        const string path = "/usr/share/seabios/vgabios-stdvga.bin";
+        if (!File.Exists(path))
+            return; // the seabios package is not installed here
+        var other = new Bus(4 << 20);
+        var pci = new PciBus(other);
+        var stdvga = new Vga(pci, File.ReadAllBytes(path));
+        other.Io.Out32(0xCF8, 0x8000_1030);
+        other.Io.Out32(0xCFC, 0xFFFF_FFFE);
+        uint size = ~(other.Io.In32(0xCFC) & ~1u) + 1;
+        Assert.True(size >= (uint)new FileInfo(path).Length);
+        other.Io.Out32(0xCFC, 0xFEB0_0001);
+        other.Io.Out32(0xCF8, 0x8000_1004);
+        other.Io.Out16(0xCFC, 0x0003);
+        const uint at = 0xFEB0_0000;
+        Assert.Equal(0xAA55, other.Memory.Read16(at));
+        uint pcir = at + other.Memory.Read16(at + 0x18);
+        Assert.Equal(0x5249_4350u, other.Memory.Read32(pcir)); // "PCIR"
+        Assert.Equal(0x1234, other.Memory.Read16(pcir + 4));
+        Assert.Equal(0x1111, other.Memory.Read16(pcir + 6));
+        Assert.Equal(0x00, other.Memory.Read8(pcir + 0x14));  // code type: x86
+        Assert.NotNull(stdvga);
+    }
+
+    [Fact]
     public void LinearFramebufferFollowsBar0()
     {
         SetConfig(0x10, 0xE000_0000);
@@ -131,6 +160,27 @@ public class VgaTests
         SetConfig(0x10, 0xE100_0000);
         Assert.Equal(0x1122_3344u, bus.Memory.Read32(0xE100_1000));
         Assert.Equal(0xFFFF_FFFFu, bus.Memory.Read32(0xE000_1000));
+    }
+
+    [Fact]
+    public void Bar2RegisterWindowReachesVgaAndVbeRegisters()
+    {
+        SetConfig(0x18, 0xFEBF_0000);
+        SetConfig(0x04, 0x0003);
+        const uint at = 0xFEBF_0000;
+        Assert.Equal(0xB0C0, bus.Memory.Read16(at + 0x500));     // VBE index 0: id
+        bus.Memory.Write16(at + 0x500 + 2 * 1, 800);            // XRES
+        Assert.Equal(800, Vbe(1));
+        Assert.Equal(256, bus.Memory.Read16(at + 0x500 + 2 * 0x0A));
+        bus.Memory.Write8(at + 0x402, 0x67);                    // misc output (0x3C2)
+        Assert.Equal(0x67, bus.Io.In8(0x3CC));
+        Assert.Equal(0x67, bus.Memory.Read8(at + 0x40C));
+        bus.Memory.Write16(at + 0x414, 0x200F);                 // CRTC index 0x0F, data 0x20 (0x3D4/0x3D5)
+        bus.Io.Out8(0x3D4, 0x0F);
+        Assert.Equal(0x20, bus.Io.In8(0x3D5));
+        Assert.Equal(8u, bus.Memory.Read32(at + 0x600));        // QEMU extended registers: size
+        Assert.Equal(0x1E1E_1E1Eu, bus.Memory.Read32(at + 0x604)); // little-endian framebuffer
+        Assert.Equal(0u, bus.Memory.Read32(at + 0x800));
     }
 
     [Fact]
@@ -218,6 +268,23 @@ public class VgaTests
         Assert.Equal(version, vga.ScreenVersion); // the cursor alone is not a screen change
         Crtc(0x0A, 0x20);                         // cursor off
         Assert.Null(vga.Cursor);
+    }
+
+    [Fact]
+    public void WordWritesToIndexPortsSetIndexThenData()
+    {
+        SetMode3();
+        bus.Io.Out16(0x3D4, 0x030E);   // OUT DX, AX as BIOSes and Linux do: index 0x0E, data 0x03
+        bus.Io.Out16(0x3D4, 0x2A0F);
+        Assert.Equal((0x32A / 80, 0x32A % 80), vga.Cursor);
+        bus.Io.Out16(0x3C4, 0x0F02);   // sequencer map mask
+        bus.Io.Out8(0x3C4, 0x02);
+        Assert.Equal(0x0F, bus.Io.In8(0x3C5));
+        // In mono mode (misc bit 0 clear) the CRTC answers at 0x3B4/0x3B5 and the colour ports float.
+        bus.Io.Out8(0x3C2, 0x66);
+        Assert.Equal(0xFF, bus.Io.In8(0x3D5));
+        bus.Io.Out8(0x3B4, 0x0F);
+        Assert.Equal(0x2A, bus.Io.In8(0x3B5));
     }
 
     [Fact]

@@ -22,7 +22,7 @@ static class ProtectedMode
     public static void SetIdt(TestMachine m, int vector, ulong d) => BitConverter.GetBytes(d).CopyTo(m.Ram, Idt + vector * 8);
 
     /// <summary>Boots to 32-bit ring 0 with DS=ES=SS=0x10, ESP=0x9000, then runs <paramref name="body"/> at 0x8000.</summary>
-    public static TestMachine Boot(Action<Assembler> body, Action<TestMachine>? setup = null, int ram = 1 << 20)
+    public static TestMachine Boot(Action<Assembler> body, Action<TestMachine>? setup = null, int ram = 1 << 20, int budget = 1_000_000)
     {
         var m = new TestMachine(ram);
         SetGdt(m, 1, Seg(0, 0xFFFFF, 0x9A, 0xC));
@@ -77,7 +77,7 @@ static class ProtectedMode
             a.db(0x66, 0xEA);                        // jmp dword 0x08:Body
             a.dd(Body);
             a.dw(Code32);
-        });
+        }, budget);
         return m;
     }
 

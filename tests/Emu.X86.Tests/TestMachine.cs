@@ -12,7 +12,6 @@ sealed class TestMachine : IIoPorts, IPhysicalMemory, IInterruptController
     public readonly StringBuilder Output = new();
     public int? ExitCode;
     public int PendingVector = -1;
-    public readonly List<(ushort Port, uint Value)> Writes = new();
 
     public TestMachine(int ramSize = 1 << 20)
     {
@@ -68,7 +67,6 @@ sealed class TestMachine : IIoPorts, IPhysicalMemory, IInterruptController
 
     void Out(ushort port, uint value)
     {
-        Writes.Add((port, value));
         if (port == 0xE9) Output.Append((char)(value & 0xFF));
         else if (port == 0xF4) { ExitCode = (int)value; Cpu.Stop(); }
     }

@@ -26,8 +26,15 @@ public sealed class Piix4Pm : PciFunction, IIoHandler
     private long lastOverflow;   // PM timer overflow count (bit 23 flips) already reflected in TMR_STS
     private bool sciLevel;
 
-    /// <summary>Creates the PM function at 01.3 and claims the APM ports 0xB2/0xB3.</summary>
+    /// <summary>Creates the PM function at 01.3 for a one-CPU machine.</summary>
     public Piix4Pm(PciBus pci)
+        : this(pci, cpuCount: 1)
+    {
+    }
+
+    /// <summary>Creates the PM function at 01.3 and claims the APM ports 0xB2/0xB3, the GPE0 block and QEMU's hotplug
+    /// status ports (0xAE00 PCI, 0xAF00 CPU) for a machine of <paramref name="cpuCount"/> CPUs.</summary>
+    public Piix4Pm(PciBus pci, int cpuCount)
         : base(pci, "piix4-pm", device: 1, function: 3, vendorId: 0x8086, deviceId: 0x7113, revision: 0x03,
             classCode: 0x068000, interruptPin: 1)
     {
@@ -46,6 +53,9 @@ public sealed class Piix4Pm : PciFunction, IIoHandler
         apm = new ApmPorts(this);
         Bus.Io.Register(0xB2, 2, apm);
         Bus.Io.Register(GpeBlock.Port, 4, gpe, IoWidth.All);
+        var hotplug = new HotplugPorts(cpuCount);
+        Bus.Io.Register(HotplugPorts.PciPort, HotplugPorts.PciLength, hotplug, IoWidth.All);
+        Bus.Io.Register(HotplugPorts.CpuPort, HotplugPorts.CpuLength, hotplug, IoWidth.All);
         CapturePowerOnState();
     }
 
@@ -263,5 +273,33 @@ public sealed class Piix4Pm : PciFunction, IIoHandler
         public void Save(BinaryWriter writer) => writer.Write(registers);
 
         public void Load(BinaryReader reader) => reader.ReadBytes(registers.Length).CopyTo(registers, 0);
+    }
+
+    /// <summary>QEMU's piix4 hotplug status ports, which SeaBIOS's built-in ACPI tables (used when fw_cfg offers none)
+    /// read: PCI slots up/down/eject/removable/select at 0xAE00-0xAE13 (all 0: nothing is hotplugged), and the CPU
+    /// present bitmap at 0xAF00-0xAF1F (one bit per CPU). Without them the tables would read 0xFF: every slot
+    /// changing and 256 CPUs present.</summary>
+    private sealed class HotplugPorts(int cpuCount) : IIoHandler
+    {
+        public const ushort PciPort = 0xAE00, PciLength = 0x14, CpuPort = 0xAF00, CpuLength = 32;
+
+        public uint Read(ushort port, int size)
+        {
+            uint value = 0;
+            for (int i = 0; i < size; i++)
+                value |= (uint)ReadByte(port + i) << (8 * i);
+            return value;
+        }
+
+        private byte ReadByte(int port)
+        {
+            if (port < CpuPort || port >= CpuPort + CpuLength)
+                return 0;
+            int first = (port - CpuPort) * 8;
+            int present = Math.Clamp(cpuCount - first, 0, 8);
+            return (byte)((1 << present) - 1);
+        }
+
+        public void Write(ushort port, int size, uint value) { } // ejecting or selecting a slot: nothing to do
     }
 }

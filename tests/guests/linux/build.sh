@@ -29,7 +29,8 @@ BOOT_MIB=32            # partition 1 size
 DATA_DISK_MIB=128      # data.qcow2 for the ISO variant
 # earlyprintk: the decompressor and the first kernel messages reach ttyS0 before the real console
 # registers (progress visible on slow emulators); no duplicate lines once ttyS0 takes over.
-CMDLINE="earlyprintk=serial,ttyS0,115200 console=ttyS0,115200 panic=-1 no_timer_check printk.time=1"
+# nokaslr: the same kernel addresses on every boot (symbolising emulator traces; see README.md).
+CMDLINE="earlyprintk=serial,ttyS0,115200 console=ttyS0,115200 nokaslr panic=-1 no_timer_check printk.time=1"
 # Modules the IDE disk and the CD-ROM need; their dependencies come from modules.dep. The
 # *_generic crypto modules satisfy the crc_t10dif/crc64_rocksoft softdeps (no modprobe in the guest).
 MODULES=(crct10dif_generic crc64_rocksoft_generic scsi_mod libata ata_piix ata_generic sd_mod cdrom sr_mod isofs)
@@ -106,8 +107,9 @@ if [ "$REFRESH" = 1 ] || ! have_debs; then
     [ -n "$KPKG" ] || die "cannot resolve linux-image-686:i386 (apt lists missing?)"
     log "downloading $KPKG:i386 busybox-static:i386"
     rm -f "$CACHE"/debs/*.deb.tmp
-    (cd "$CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root "$KPKG:i386" busybox-static:i386) \
-        || die "apt-get download failed"
+    download() { (cd "$CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root "$KPKG:i386" busybox-static:i386); }
+    # Stale lists name versions the mirror no longer has: update once and retry.
+    download || { [ "$APT_UPDATED" = 0 ] && apt_update && download; } || die "apt-get download failed"
     kdeb=$(cd "$CACHE/debs" && ls -t "${KPKG}"_*_i386.deb | head -n 1)
     bdeb=$(cd "$CACHE/debs" && ls -t busybox-static_*_i386.deb | head -n 1)
     printf '%s\n%s\n' "$kdeb" "$bdeb" >"$PKGLIST.tmp" && mv "$PKGLIST.tmp" "$PKGLIST"

@@ -23,7 +23,6 @@ exec </dev/console >/dev/console 2>&1
 mkdir -p /tmp
 mount -t tmpfs tmpfs /tmp 2>/dev/null
 
-# Keep the kernel's own chatter (module loading, ATA probing) on the console but below our lines.
 DATA= ; MIB=64 ; RAND=2000 ; WAIT=120 ; SHELL_AT_END=0
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
@@ -57,7 +56,7 @@ power_off() {
     sync
     if [ "$SHELL_AT_END" = 1 ]; then
         say "emu.shell=1: starting a shell (exit it to power off)"
-        setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1' || sh
+        sh -i
     fi
     # Without a power-off method (no ACPI S5) the kernel turns poweroff into halt and never
     # returns, so only try it when ACPI offers S5. If the ACPI write does not stop the machine, the

@@ -21,15 +21,15 @@ public sealed partial class Vga
     /// <summary>True when the adapter shows an alphanumeric (text) mode.</summary>
     public bool IsTextMode => !VbeEnabled && (graphics[6] & 0x01) == 0 && (attribute[0x10] & 0x01) == 0;
 
-    /// <summary>Columns of the current text mode (80 in mode 3), or 0 in a graphics mode.</summary>
-    public int TextColumns => IsTextMode ? Math.Min(crtc[0x01] + 1, 256) : 0;
+    /// <summary>Columns of the current text mode (80 in mode 3), or 0 in a graphics mode or before the CRTC is programmed.</summary>
+    public int TextColumns => IsTextMode && crtc[0x01] != 0 ? crtc[0x01] + 1 : 0;
 
     /// <summary>Rows of the current text mode (25 in mode 3), or 0 in a graphics mode.</summary>
     public int TextRows
     {
         get
         {
-            if (!IsTextMode)
+            if (TextColumns == 0)
                 return 0;
             int lines = crtc[0x12] | (crtc[0x07] & 0x02) << 7 | (crtc[0x07] & 0x40) << 3;
             int charHeight = (crtc[0x09] & 0x1F) + 1;

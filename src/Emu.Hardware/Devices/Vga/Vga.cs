@@ -4,7 +4,8 @@ namespace Emu.Hardware;
 
 /// <summary>QEMU's <c>-vga std</c>: a PCI VGA adapter (1234:1111, class 0x0300) with the legacy VGA registers and
 /// memory window, the Bochs VBE "dispi" interface at 0x1CE/0x1CF, a linear framebuffer at BAR0 and the VGA BIOS in
-/// its expansion ROM BAR.</summary>
+/// its expansion ROM BAR; BAR2 is QEMU's 4 KiB register window (VGA ports at 0x400, VBE registers at 0x500, QEMU
+/// extended registers at 0x600) that Linux's bochs-drm uses.</summary>
 /// <remarks>
 /// VRAM is laid out as QEMU's: byte <c>4 * offset + plane</c> holds a plane's byte, so chain-4 and VBE modes see it
 /// linearly and text cells sit at <c>4 * cell</c> (character) and <c>4 * cell + 1</c> (attribute).
@@ -15,7 +16,8 @@ public sealed partial class Vga : PciFunction, IIoHandler
 {
     /// <summary>Bytes of video memory (QEMU's default vgamem_mb=16).</summary>
     public const int VramSize = 16 << 20;
-    private const int Bar0 = 0;
+    private const int Bar0 = 0, Bar2 = 2;
+    private const uint MmioSize = 4096;
     private const int RomBar = 0x30;
 
     private readonly byte[] vram = new byte[VramSize];
@@ -24,7 +26,9 @@ public sealed partial class Vga : PciFunction, IIoHandler
     private readonly LinearFramebuffer lfb;
     private readonly OptionRom romHandler;
     private readonly LegacyWindow window;
-    private uint lfbMapped, romMapped; // current addresses, 0 = unmapped
+    private readonly RegisterWindow mmio;
+    private uint lfbMapped, romMapped, mmioMapped; // current addresses, 0 = unmapped
+    private uint qemuByteOrder = ByteOrderLittle;
 
     // Legacy VGA registers.
     private readonly byte[] sequencer = new byte[8];
@@ -55,6 +59,7 @@ public sealed partial class Vga : PciFunction, IIoHandler
     {
         DefineBar(Bar0, VramSize, io: false);
         Write8(0x10, 0x08); // prefetchable 32-bit memory
+        DefineBar(Bar2, MmioSize, io: false);
         if (optionRom is { Length: > 0 })
         {
             rom = optionRom;
@@ -67,6 +72,7 @@ public sealed partial class Vga : PciFunction, IIoHandler
         lfb = new LinearFramebuffer(this);
         romHandler = new OptionRom(this);
         window = new LegacyWindow(this);
+        mmio = new RegisterWindow(this);
         var io = Bus.Io;
         io.Register(0x3B0, 0x30, this);
         io.Register(0x1CE, 3, this, IoWidth.Byte | IoWidth.Word);
@@ -91,7 +97,8 @@ public sealed partial class Vga : PciFunction, IIoHandler
 
     protected override void OnConfigWritten(int offset, int size)
     {
-        if (Touches(offset, size, CommandRegister, 2) || Touches(offset, size, 0x10, 4) || Touches(offset, size, RomBar, 4))
+        if (Touches(offset, size, CommandRegister, 2) || Touches(offset, size, 0x10, 4) || Touches(offset, size, 0x18, 4)
+            || Touches(offset, size, RomBar, 4))
             UpdateMappings();
     }
 
@@ -107,6 +114,15 @@ public sealed partial class Vga : PciFunction, IIoHandler
             lfbMapped = lfbTarget;
             if (lfbMapped != 0)
                 Bus.Memory.AddMmio(lfbMapped, VramSize, lfb);
+        }
+        uint mmioTarget = MemoryEnabled ? BarAddress(Bar2) : 0;
+        if (mmioTarget != mmioMapped)
+        {
+            if (mmioMapped != 0)
+                Bus.Memory.RemoveMmio(mmio);
+            mmioMapped = mmioTarget;
+            if (mmioMapped != 0)
+                Bus.Memory.AddMmio(mmioMapped, MmioSize, mmio);
         }
         uint romRegister = Read32(RomBar);
         uint romTarget = rom != null && MemoryEnabled && (romRegister & 1) != 0 ? romRegister & ~(romSize - 1) : 0;
@@ -398,6 +414,7 @@ public sealed partial class Vga : PciFunction, IIoHandler
         latch = 0;
         vbe[VbeId] = 0xB0C0;
         vbeIndex = 0;
+        qemuByteOrder = ByteOrderLittle;
         ScreenVersion++;
     }
 
@@ -413,6 +430,7 @@ public sealed partial class Vga : PciFunction, IIoHandler
         foreach (ushort register in vbe)
             w.Write(register);
         w.Write(vbeIndex);
+        w.Write(qemuByteOrder);
         SaveVram(w);
     }
 
@@ -430,6 +448,7 @@ public sealed partial class Vga : PciFunction, IIoHandler
         for (int i = 0; i < vbe.Length; i++)
             vbe[i] = r.ReadUInt16();
         vbeIndex = r.ReadUInt16();
+        qemuByteOrder = r.ReadUInt32();
         LoadVram(r);
         ScreenVersion++;
     }
@@ -480,6 +499,54 @@ public sealed partial class Vga : PciFunction, IIoHandler
                 vga.vram[(offset + i) & (VramSize - 1)] = (byte)(value >> (8 * i));
             if (!vga.VbeEnabled)
                 vga.ScreenVersion++;
+        }
+    }
+
+    // QEMU's extended registers: region size, and framebuffer byte order (only little-endian is shown here).
+    private const uint ByteOrderLittle = 0x1E1E_1E1E, ByteOrderBig = 0xBEBE_BEBE;
+
+    // BAR2: the VGA ports 0x3C0-0x3DF at 0x400 (byte registers), the VBE registers at 0x500 (16-bit, index = offset / 2),
+    // QEMU's extended registers at 0x600; anything else reads 0.
+    private sealed class RegisterWindow(Vga vga) : IMmioHandler
+    {
+        public ulong Read(uint offset, int size)
+        {
+            if (offset is >= 0x400 and < 0x420)
+            {
+                ulong value = 0;
+                for (int i = 0; i < size && offset + i < 0x420; i++)
+                    value |= (ulong)vga.Read((ushort)(0x3C0 + offset - 0x400 + i), 1) << (8 * i);
+                return value;
+            }
+            if (offset is >= 0x500 and < 0x516)
+            {
+                vga.vbeIndex = (ushort)((offset - 0x500) >> 1);
+                return (ulong)vga.ReadVbe() >> (8 * (int)(offset & 1));
+            }
+            return offset switch
+            {
+                0x600 => 8,
+                0x604 => vga.qemuByteOrder,
+                _ => 0,
+            };
+        }
+
+        public void Write(uint offset, int size, ulong value)
+        {
+            if (offset is >= 0x400 and < 0x420)
+            {
+                for (int i = 0; i < size && offset + i < 0x420; i++)
+                    vga.Write((ushort)(0x3C0 + offset - 0x400 + i), 1, (byte)(value >> (8 * i)));
+                return;
+            }
+            if (offset is >= 0x500 and < 0x516 && (offset & 1) == 0)
+            {
+                vga.vbeIndex = (ushort)((offset - 0x500) >> 1);
+                vga.WriteVbe((ushort)value);
+                return;
+            }
+            if (offset == 0x604 && (uint)value is ByteOrderLittle or ByteOrderBig)
+                vga.qemuByteOrder = (uint)value;
         }
     }
 
