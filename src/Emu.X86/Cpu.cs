@@ -168,7 +168,13 @@ public sealed partial class Cpu
             uint lin = S[CS].Base + _eip;
             if (_debugActive && InstructionBreakpoint(lin)) continue;
             uint phys = TranslateFetch(lin);
-            if (_faulted) { HandleFault(); continue; }
+            if (_faulted)
+            {
+                // The fault belongs to the instruction about to start, not to the last one executed.
+                _eipStart = _eip;
+                HandleFault();
+                continue;
+            }
             CodePage page = GetCodePage(phys);
             int entry = page.Start[phys & 0xFFF];
             int idx = entry == CodePage.Crossing ? -2 : entry - 1;
