@@ -106,9 +106,8 @@ public sealed class Pc : IDisposable
         _ = new Piix3Ide(pci, ide);
         _ = new Piix4Pm(pci);
         Vga = new Vga(pci, Firmware.Load(Firmware.Find(_config.VgaBios, "vgabios-stdvga.bin"), 128 * 1024));
-        var fwCfg = new FwCfg(_bus, cpuCount: 1);
-        // ACPI tables that describe this machine (no I/O APIC), so guests power off through the PIIX4 PM block.
-        AcpiTables.Install(fwCfg);
+        _ = new FwCfg(_bus, cpuCount: 1);
+        // SeaBIOS builds ACPI tables for this machine itself (QEMU-style DSDT with the PCI root windows Linux needs).
         rtc.SetBootOrder(_config.Boot == "d" ? "dc" : "cd");
         GC.KeepAlive(pic);
 
