@@ -53,13 +53,13 @@ public static partial class ImgCommand
             }
         }
         var sw = Stopwatch.StartNew();
-        // Requests beyond a few per core only queue up behind each other in the host's page cache
-        // (buffered writes to one file take the inode lock), so at most that many run at once.
-        var workers = new Task[Math.Min(Math.Min(depth, count), Environment.ProcessorCount * 2)];
+        // One dedicated thread per queue slot (as QEMU's thread pool does for aio=threads): requests
+        // block in the host's file I/O, so pool threads that start one by one would cap the depth.
+        var workers = new Thread[Math.Min(Math.Min(depth, count), 64)];
         int completed = 0;
         for (int w = 0; w < workers.Length; w++)
         {
-            workers[w] = Task.Run(() =>
+            workers[w] = new Thread(() =>
             {
                 var buffer = new byte[size];
                 Array.Fill(buffer, pattern);
@@ -75,10 +75,11 @@ public static partial class ImgCommand
                         drv.Flush();
                 }
             });
+            workers[w].Start();
         }
-        Task.WaitAll(workers);
-        if (write && !o.Has("no-drain"))
-            drv.Flush();
+        foreach (var t in workers)
+            t.Join();
+        // As in qemu-img, the timed run ends when the requests completed; closing the image flushes it afterwards.
         sw.Stop();
         if (!o.Has("q"))
             stdout.WriteLine(string.Format(CultureInfo.InvariantCulture, "Run completed in {0:F3} seconds.", sw.Elapsed.TotalSeconds));
