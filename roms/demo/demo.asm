@@ -174,8 +174,15 @@ main:
     mov dx, ax
     mov ax, 0x2000
     out dx, ax
-    mov cx, 0xffff
-.spin: loop .spin
+    ; The power-off may take effect a little later (QEMU handles it in its main loop): give it a second.
+    call read_time
+    mov [t0], eax
+.spin:
+    hlt
+    call read_time
+    sub eax, [t0]
+    cmp eax, 1193182
+    jb .spin
     mov al, 0
     out 0xf4, al
     cli
