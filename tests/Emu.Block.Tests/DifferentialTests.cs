@@ -10,6 +10,15 @@ public class DifferentialTests
     [InlineData(4, 2 << 20)]
     [InlineData(5, 65536)]
     [InlineData(6, 4096)]
+    [InlineData(7, 1024)]
+    [InlineData(8, 2048)]
+    [InlineData(9, 8192)]
+    [InlineData(10, 16384)]
+    [InlineData(11, 32768)]
+    [InlineData(12, 131072)]
+    [InlineData(13, 262144)]
+    [InlineData(14, 524288)]
+    [InlineData(15, 1 << 20)]
     public void RandomWorkloadMatchesQemu(int seed, int clusterSize)
     {
         using var dir = new TempDir();

@@ -94,3 +94,31 @@ public class BootPositionTests
         }
     }
 }
+
+/// <summary>What SeaBIOS shows on the VGA text screen is readable headless.</summary>
+public class VgaScreenTests
+{
+    [Fact]
+    public void SeaBiosBannerAndBootMessageAppearOnTheScreen()
+    {
+        string dir = Directory.CreateTempSubdirectory("emu-vga-").FullName;
+        try
+        {
+            string disk = Path.Combine(dir, "boot.qcow2");
+            var p = Process.Start(new ProcessStartInfo("nasm", $"-f bin -o {disk}.bin {Path.Combine(DemoGuestTests.ProjectRoot(), "roms", "tests", "hello.asm")}"))!;
+            p.WaitForExit();
+            Qcow2Creator.Create(disk, new Qcow2CreateOptions { Size = 4 << 20 });
+            using (var d = ImageOpener.Open(disk))
+                d.Write(0, File.ReadAllBytes(disk + ".bin"));
+            using var pc = new Pc(new MachineConfig { Disks = [new DiskConfig { Path = disk }], Serial = "none", Timeout = 60 }, Stream.Null);
+            Assert.Equal(33, pc.Run());
+            string screen = string.Join("\n", pc.Vga.GetTextLines());
+            Assert.Contains("SeaBIOS (version", screen);
+            Assert.Contains("Booting from Hard Disk", screen);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}
