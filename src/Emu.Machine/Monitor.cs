@@ -130,13 +130,13 @@ public sealed class Monitor
                     _output.WriteLine(l);
                 break;
             case "cpustats":
-                _output.WriteLine($"instructions: {c_instructions()}");
+                var (count, seconds) = _pc.CpuStats();
+                _output.WriteLine(string.Format(CultureInfo.InvariantCulture, "instructions: {0}  host time: {1:F2} s  average: {2:F1} MIPS",
+                    count, seconds, seconds > 0 ? count / seconds / 1e6 : 0));
                 break;
             default:
                 _output.WriteLine("info snapshots|registers|block|status|screen|cpustats");
                 break;
         }
-
-        ulong c_instructions() => _pc.Cpu.InstructionCount;
     }
 }

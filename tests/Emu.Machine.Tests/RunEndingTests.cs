@@ -122,3 +122,35 @@ public class VgaScreenTests
         }
     }
 }
+
+/// <summary>The monitor's commands answer on a live machine.</summary>
+public class MonitorTests
+{
+    [Fact]
+    public void InfoCommandsAnswer()
+    {
+        string dir = Directory.CreateTempSubdirectory("emu-mon-").FullName;
+        try
+        {
+            string disk = Path.Combine(dir, "m.qcow2");
+            Qcow2Creator.Create(disk, new Qcow2CreateOptions { Size = 1 << 20 });
+            using var pc = new Pc(new MachineConfig { Disks = [new DiskConfig { Path = disk }], Serial = "none", Timeout = 2 }, Stream.Null);
+            Assert.Equal(124, pc.Run());
+            var output = new StringWriter();
+            var monitor = new Monitor(pc, TextReader.Null, output);
+            foreach (var cmd in new[] { "info registers", "info block", "info cpustats", "info snapshots", "stop", "info status", "bogus" })
+                monitor.Execute(cmd);
+            string text = output.ToString();
+            Assert.Matches("EAX=[0-9a-f]{8}", text);
+            Assert.Contains("m.qcow2", text);
+            Assert.Matches(@"instructions: [1-9]\d* .* MIPS", text);
+            Assert.Contains("There is no snapshot available.", text);
+            Assert.Contains("VM status: paused", text);
+            Assert.Contains("unknown command: 'bogus'", text);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}
