@@ -34,15 +34,39 @@ public sealed partial class Cpu
             case Mnemonic.Cdq: R[2] = (R[0] & 0x80000000) != 0 ? 0xFFFFFFFF : 0; break;
             case Mnemonic.Xlatb: Xlat(ref i); break;
             case Mnemonic.Bswap: Bswap(ref i); break;
-            case Mnemonic.Cmova: case Mnemonic.Cmovae: case Mnemonic.Cmovb: case Mnemonic.Cmovbe:
-            case Mnemonic.Cmove: case Mnemonic.Cmovg: case Mnemonic.Cmovge: case Mnemonic.Cmovl:
-            case Mnemonic.Cmovle: case Mnemonic.Cmovne: case Mnemonic.Cmovno: case Mnemonic.Cmovnp:
-            case Mnemonic.Cmovns: case Mnemonic.Cmovo: case Mnemonic.Cmovp: case Mnemonic.Cmovs:
+            case Mnemonic.Cmova:
+            case Mnemonic.Cmovae:
+            case Mnemonic.Cmovb:
+            case Mnemonic.Cmovbe:
+            case Mnemonic.Cmove:
+            case Mnemonic.Cmovg:
+            case Mnemonic.Cmovge:
+            case Mnemonic.Cmovl:
+            case Mnemonic.Cmovle:
+            case Mnemonic.Cmovne:
+            case Mnemonic.Cmovno:
+            case Mnemonic.Cmovnp:
+            case Mnemonic.Cmovns:
+            case Mnemonic.Cmovo:
+            case Mnemonic.Cmovp:
+            case Mnemonic.Cmovs:
                 Cmov(ref i); break;
-            case Mnemonic.Seta: case Mnemonic.Setae: case Mnemonic.Setb: case Mnemonic.Setbe:
-            case Mnemonic.Sete: case Mnemonic.Setg: case Mnemonic.Setge: case Mnemonic.Setl:
-            case Mnemonic.Setle: case Mnemonic.Setne: case Mnemonic.Setno: case Mnemonic.Setnp:
-            case Mnemonic.Setns: case Mnemonic.Seto: case Mnemonic.Setp: case Mnemonic.Sets:
+            case Mnemonic.Seta:
+            case Mnemonic.Setae:
+            case Mnemonic.Setb:
+            case Mnemonic.Setbe:
+            case Mnemonic.Sete:
+            case Mnemonic.Setg:
+            case Mnemonic.Setge:
+            case Mnemonic.Setl:
+            case Mnemonic.Setle:
+            case Mnemonic.Setne:
+            case Mnemonic.Setno:
+            case Mnemonic.Setnp:
+            case Mnemonic.Setns:
+            case Mnemonic.Seto:
+            case Mnemonic.Setp:
+            case Mnemonic.Sets:
                 WriteOp0(i, 1, Condition(i) ? 1u : 0); break;
             case Mnemonic.Enter: Enter(ref i); break;
             case Mnemonic.Leave: Leave(ref i); break;
@@ -53,8 +77,15 @@ public sealed partial class Cpu
             case Mnemonic.Lss: LoadFarPointer(ref i, SS); break;
 
             // ---- arithmetic and logic ----
-            case Mnemonic.Add: case Mnemonic.Or: case Mnemonic.Adc: case Mnemonic.Sbb:
-            case Mnemonic.And: case Mnemonic.Sub: case Mnemonic.Xor: case Mnemonic.Cmp: case Mnemonic.Test:
+            case Mnemonic.Add:
+            case Mnemonic.Or:
+            case Mnemonic.Adc:
+            case Mnemonic.Sbb:
+            case Mnemonic.And:
+            case Mnemonic.Sub:
+            case Mnemonic.Xor:
+            case Mnemonic.Cmp:
+            case Mnemonic.Test:
                 AluBinary(ref i); break;
             case Mnemonic.Inc: IncDec(ref i, true); break;
             case Mnemonic.Dec: IncDec(ref i, false); break;
@@ -64,8 +95,14 @@ public sealed partial class Cpu
             case Mnemonic.Imul: Imul(ref i); break;
             case Mnemonic.Div: Div(ref i); break;
             case Mnemonic.Idiv: Idiv(ref i); break;
-            case Mnemonic.Rol: case Mnemonic.Ror: case Mnemonic.Rcl: case Mnemonic.Rcr:
-            case Mnemonic.Shl: case Mnemonic.Sal: case Mnemonic.Shr: case Mnemonic.Sar:
+            case Mnemonic.Rol:
+            case Mnemonic.Ror:
+            case Mnemonic.Rcl:
+            case Mnemonic.Rcr:
+            case Mnemonic.Shl:
+            case Mnemonic.Sal:
+            case Mnemonic.Shr:
+            case Mnemonic.Sar:
                 Shift(ref i); break;
             case Mnemonic.Shld: DoubleShift(ref i, true); break;
             case Mnemonic.Shrd: DoubleShift(ref i, false); break;
@@ -94,10 +131,22 @@ public sealed partial class Cpu
 
             // ---- control transfer ----
             case Mnemonic.Jmp: Jmp(ref i); break;
-            case Mnemonic.Ja: case Mnemonic.Jae: case Mnemonic.Jb: case Mnemonic.Jbe:
-            case Mnemonic.Je: case Mnemonic.Jg: case Mnemonic.Jge: case Mnemonic.Jl:
-            case Mnemonic.Jle: case Mnemonic.Jne: case Mnemonic.Jno: case Mnemonic.Jnp:
-            case Mnemonic.Jns: case Mnemonic.Jo: case Mnemonic.Jp: case Mnemonic.Js:
+            case Mnemonic.Ja:
+            case Mnemonic.Jae:
+            case Mnemonic.Jb:
+            case Mnemonic.Jbe:
+            case Mnemonic.Je:
+            case Mnemonic.Jg:
+            case Mnemonic.Jge:
+            case Mnemonic.Jl:
+            case Mnemonic.Jle:
+            case Mnemonic.Jne:
+            case Mnemonic.Jno:
+            case Mnemonic.Jnp:
+            case Mnemonic.Jns:
+            case Mnemonic.Jo:
+            case Mnemonic.Jp:
+            case Mnemonic.Js:
                 if (Condition(i)) NearJump(BranchTarget(i)); break;
             case Mnemonic.Jcxz: if ((ushort)R[1] == 0) NearJump(BranchTarget(i)); break;
             case Mnemonic.Jecxz: if (R[1] == 0) NearJump(BranchTarget(i)); break;
@@ -115,13 +164,27 @@ public sealed partial class Cpu
             case Mnemonic.Hlt: Hlt(); break;
 
             // ---- strings ----
-            case Mnemonic.Movsb: case Mnemonic.Movsw: case Mnemonic.Movsd:
-            case Mnemonic.Cmpsb: case Mnemonic.Cmpsw: case Mnemonic.Cmpsd:
-            case Mnemonic.Stosb: case Mnemonic.Stosw: case Mnemonic.Stosd:
-            case Mnemonic.Lodsb: case Mnemonic.Lodsw: case Mnemonic.Lodsd:
-            case Mnemonic.Scasb: case Mnemonic.Scasw: case Mnemonic.Scasd:
-            case Mnemonic.Insb: case Mnemonic.Insw: case Mnemonic.Insd:
-            case Mnemonic.Outsb: case Mnemonic.Outsw: case Mnemonic.Outsd:
+            case Mnemonic.Movsb:
+            case Mnemonic.Movsw:
+            case Mnemonic.Movsd:
+            case Mnemonic.Cmpsb:
+            case Mnemonic.Cmpsw:
+            case Mnemonic.Cmpsd:
+            case Mnemonic.Stosb:
+            case Mnemonic.Stosw:
+            case Mnemonic.Stosd:
+            case Mnemonic.Lodsb:
+            case Mnemonic.Lodsw:
+            case Mnemonic.Lodsd:
+            case Mnemonic.Scasb:
+            case Mnemonic.Scasw:
+            case Mnemonic.Scasd:
+            case Mnemonic.Insb:
+            case Mnemonic.Insw:
+            case Mnemonic.Insd:
+            case Mnemonic.Outsb:
+            case Mnemonic.Outsw:
+            case Mnemonic.Outsd:
                 StringOp(ref i); break;
 
             // ---- I/O ----

@@ -82,8 +82,14 @@ public sealed partial class Cpu
             case Mnemonic.Fxtract: FpuExtract(); break;
             case Mnemonic.Fprem: FpuRemainder(false); break;
             case Mnemonic.Fprem1: FpuRemainder(true); break;
-            case Mnemonic.Fsin: case Mnemonic.Fcos: case Mnemonic.Fsincos: case Mnemonic.Fptan:
-            case Mnemonic.Fpatan: case Mnemonic.F2xm1: case Mnemonic.Fyl2x: case Mnemonic.Fyl2xp1:
+            case Mnemonic.Fsin:
+            case Mnemonic.Fcos:
+            case Mnemonic.Fsincos:
+            case Mnemonic.Fptan:
+            case Mnemonic.Fpatan:
+            case Mnemonic.F2xm1:
+            case Mnemonic.Fyl2x:
+            case Mnemonic.Fyl2xp1:
                 FpuTranscendental(m); break;
             case Mnemonic.Fld1: FpuConstant(Float80.One, 0); break;
             case Mnemonic.Fldz: FpuConstant(Float80.Zero, 0); break;
@@ -112,8 +118,14 @@ public sealed partial class Cpu
             case Mnemonic.Ffreep: _fpu.Empty |= (byte)(1 << _fpu.Phys(i.Op0Register - Register.ST0)); _fpu.Pop(); break;
             case Mnemonic.Fincstp: _fpu.Top = (_fpu.Top + 1) & 7; _fpu.Status &= unchecked((ushort)~X87.C1); break;
             case Mnemonic.Fdecstp: _fpu.Top = (_fpu.Top - 1) & 7; _fpu.Status &= unchecked((ushort)~X87.C1); break;
-            case Mnemonic.Fcmovb: case Mnemonic.Fcmove: case Mnemonic.Fcmovbe: case Mnemonic.Fcmovu:
-            case Mnemonic.Fcmovnb: case Mnemonic.Fcmovne: case Mnemonic.Fcmovnbe: case Mnemonic.Fcmovnu:
+            case Mnemonic.Fcmovb:
+            case Mnemonic.Fcmove:
+            case Mnemonic.Fcmovbe:
+            case Mnemonic.Fcmovu:
+            case Mnemonic.Fcmovnb:
+            case Mnemonic.Fcmovne:
+            case Mnemonic.Fcmovnbe:
+            case Mnemonic.Fcmovnu:
                 FpuCmov(ref i); break;
             default: break;   // FNENI, FNDISI, FNSETPM: no-ops after the 8087/287
         }

@@ -37,7 +37,9 @@ public sealed partial class Cpu
             uint si = R[6] & amask, di = R[7] & amask;
             switch (m)
             {
-                case Mnemonic.Movsb: case Mnemonic.Movsw: case Mnemonic.Movsd:
+                case Mnemonic.Movsb:
+                case Mnemonic.Movsw:
+                case Mnemonic.Movsd:
                     {
                         uint v = ReadMem(srcSeg, si, size);
                         if (_faulted) return;
@@ -47,12 +49,16 @@ public sealed partial class Cpu
                         AdvanceIndex(7, delta, amask);
                         break;
                     }
-                case Mnemonic.Stosb: case Mnemonic.Stosw: case Mnemonic.Stosd:
+                case Mnemonic.Stosb:
+                case Mnemonic.Stosw:
+                case Mnemonic.Stosd:
                     WriteMem(ES, di, size, R[0]);
                     if (_faulted) return;
                     AdvanceIndex(7, delta, amask);
                     break;
-                case Mnemonic.Lodsb: case Mnemonic.Lodsw: case Mnemonic.Lodsd:
+                case Mnemonic.Lodsb:
+                case Mnemonic.Lodsw:
+                case Mnemonic.Lodsd:
                     {
                         uint v = ReadMem(srcSeg, si, size);
                         if (_faulted) return;
@@ -60,7 +66,9 @@ public sealed partial class Cpu
                         AdvanceIndex(6, delta, amask);
                         break;
                     }
-                case Mnemonic.Cmpsb: case Mnemonic.Cmpsw: case Mnemonic.Cmpsd:
+                case Mnemonic.Cmpsb:
+                case Mnemonic.Cmpsw:
+                case Mnemonic.Cmpsd:
                     {
                         uint a = ReadMem(srcSeg, si, size);
                         if (_faulted) return;
@@ -71,7 +79,9 @@ public sealed partial class Cpu
                         AdvanceIndex(7, delta, amask);
                         break;
                     }
-                case Mnemonic.Scasb: case Mnemonic.Scasw: case Mnemonic.Scasd:
+                case Mnemonic.Scasb:
+                case Mnemonic.Scasw:
+                case Mnemonic.Scasd:
                     {
                         uint b = ReadMem(ES, di, size);
                         if (_faulted) return;
@@ -80,7 +90,9 @@ public sealed partial class Cpu
                         AdvanceIndex(7, delta, amask);
                         break;
                     }
-                case Mnemonic.Insb: case Mnemonic.Insw: case Mnemonic.Insd:
+                case Mnemonic.Insb:
+                case Mnemonic.Insw:
+                case Mnemonic.Insd:
                     {
                         if (!ProbeMemWrite(ES, di, size)) return;
                         uint v = PortIn((ushort)R[2], size);

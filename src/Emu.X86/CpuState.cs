@@ -75,6 +75,9 @@ public sealed class CpuState
 
     static Segment ReadSegment(BinaryReader r) => new()
     {
-        Selector = r.ReadUInt16(), Base = r.ReadUInt32(), Limit = r.ReadUInt32(), Attributes = r.ReadUInt16(),
+        Selector = r.ReadUInt16(),
+        Base = r.ReadUInt32(),
+        Limit = r.ReadUInt32(),
+        Attributes = r.ReadUInt16(),
     };
 }

@@ -78,7 +78,7 @@ public class AluFlagTests
         Assert.Equal((0xFFu, "SP"), Byte(a => { a.stc(); a.mov(al, 0xF0); a.or(al, 0x0F); }));
         Assert.Equal((0x01u, ""), Byte(a => { a.mov(al, 0xF1); a.xor(al, 0xF0); }));
         var cpu = Exec.Run(a => { a.mov(eax, 0x80000000); a.test(eax, eax); });
-        Assert.Equal("S", Exec.F(cpu.Eflags) .Replace("P", ""));
+        Assert.Equal("S", Exec.F(cpu.Eflags).Replace("P", ""));
         Assert.Equal(0x80000000u, cpu.Eax);
     }
 

@@ -79,13 +79,13 @@ public sealed partial class Vga
         switch (writeMode)
         {
             case 0:
-            {
-                byte rotated = Rotate(value);
-                uint setReset = Expand(graphics[0]);
-                uint enable = Expand(graphics[1]);
-                result = (Replicate(rotated) & ~enable) | (setReset & enable);
-                break;
-            }
+                {
+                    byte rotated = Rotate(value);
+                    uint setReset = Expand(graphics[0]);
+                    uint enable = Expand(graphics[1]);
+                    result = (Replicate(rotated) & ~enable) | (setReset & enable);
+                    break;
+                }
             case 1:
                 result = latch;
                 bitMask = 0xFF;
