@@ -18,11 +18,13 @@ internal sealed class Qcow2Cache
     private readonly int _capacity;
     private readonly int _tableSize;
     private readonly Action<Entry> _writeBack;
+    private readonly Action<long, byte[]> _load;
     private readonly Stack<byte[]> _spare = new();
     private long _clock;
 
-    public Qcow2Cache(int capacity, int tableSize, Action<Entry> writeBack)
+    public Qcow2Cache(int capacity, int tableSize, Action<long, byte[]> load, Action<Entry> writeBack)
     {
+        _load = load;
         _capacity = Math.Max(capacity, 4);
         _tableSize = tableSize;
         _writeBack = writeBack;
@@ -30,8 +32,8 @@ internal sealed class Qcow2Cache
 
     public int Count => _entries.Count;
 
-    /// <summary>Returns the cached table at offset, loading it with <paramref name="load"/> on a miss.</summary>
-    public Entry Get(long offset, Action<long, byte[]> load)
+    /// <summary>Returns the cached table at offset, loading it on a miss.</summary>
+    public Entry Get(long offset)
     {
         if (_entries.TryGetValue(offset, out var e))
         {
@@ -39,7 +41,7 @@ internal sealed class Qcow2Cache
             return e;
         }
         e = NewEntry(offset);
-        load(offset, e.Data);
+        _load(offset, e.Data);
         return e;
     }
 

@@ -60,7 +60,24 @@ public sealed partial class Qcow2Driver
         long l2Offset = (long)(l1Entry & OffsetMask);
         if ((l2Offset & ClusterMask) != 0)
             throw MarkCorrupt($"L2 table offset 0x{l2Offset:x} unaligned");
-        return _l2Cache.Get(l2Offset, LoadL2);
+        return _l2Cache.Get(l2Offset);
+    }
+
+    /// <summary>Bytes from offset (at most length) that map to one run of physically contiguous plain clusters,
+    /// starting with the cluster whose L2 entry is given; with requireCopied, only clusters private to the active image.</summary>
+    internal int ContiguousRun(long offset, ulong entry, int length, bool requireCopied)
+    {
+        int run = (int)Math.Min(length, ClusterSize - (offset & ClusterMask));
+        long expect = (long)(entry & OffsetMask) + ClusterSize;
+        while (run < length)
+        {
+            ulong next = GetL2Entry(offset + run);
+            if (Classify(next) != ClusterKind.Normal || (long)(next & OffsetMask) != expect || (requireCopied && (next & Copied) == 0))
+                break;
+            run += (int)Math.Min(length - run, ClusterSize);
+            expect += ClusterSize;
+        }
+        return run;
     }
 
     /// <summary>The L2 entry that maps a guest offset (0 when no L2 table exists).</summary>

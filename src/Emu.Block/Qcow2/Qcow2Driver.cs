@@ -54,7 +54,7 @@ public sealed partial class Qcow2Driver : BlockDriver
         long l2Bytes = options.L2CacheBytes > 0 ? options.L2CacheBytes : 32L << 20;
         long needed = Math.Max(1, header.L1Size) * (long)ClusterSize;
         int l2Tables = (int)Math.Clamp(Math.Min(l2Bytes, needed) / ClusterSize, 16, 1 << 16);
-        _l2Cache = new Qcow2Cache(l2Tables, ClusterSize, WriteBackL2);
+        _l2Cache = new Qcow2Cache(l2Tables, ClusterSize, LoadL2, WriteBackL2);
         LoadL1();
         LoadSnapshots();
     }
@@ -146,25 +146,12 @@ public sealed partial class Qcow2Driver : BlockDriver
             var kind = Classify(entry);
             if (kind == ClusterKind.Normal)
             {
-                // Coalesce a run of physically contiguous clusters into one host read.
+                // One host read for the whole run of physically contiguous clusters.
+                chunk = ContiguousRun(offset, entry, buffer.Length, requireCopied: false);
                 long host = (long)(entry & OffsetMask);
-                long runGuest = offset + chunk;
-                long runHost = host + ClusterSize;
-                int total = chunk;
-                while (total < buffer.Length)
-                {
-                    ulong next = GetL2Entry(runGuest);
-                    if (Classify(next) != ClusterKind.Normal || (long)(next & OffsetMask) != runHost)
-                        break;
-                    int n = (int)Math.Min(buffer.Length - total, ClusterSize);
-                    total += n;
-                    runGuest += n;
-                    runHost += ClusterSize;
-                }
                 CheckDataCluster(host);
-                _file.Read(host + inCluster, buffer[..total]);
-                _crypto?.Decrypt(offset, buffer[..total]);
-                chunk = total;
+                _file.Read(host + inCluster, buffer[..chunk]);
+                _crypto?.Decrypt(offset, buffer[..chunk]);
             }
             else
             {
@@ -254,20 +241,7 @@ public sealed partial class Qcow2Driver : BlockDriver
             {
                 long host = (long)(entry & OffsetMask);
                 CheckDataClusterForWrite(host);
-                // Extend in-place writes over following clusters that are also ours and contiguous.
-                int total = chunk;
-                long runGuest = offset + chunk;
-                long runHost = host + ClusterSize;
-                while (total < data.Length && L2Index(runGuest) != 0)
-                {
-                    ulong next = ReadL2(l2, L2Index(runGuest));
-                    if (Classify(next) != ClusterKind.Normal || (next & Copied) == 0 || (long)(next & OffsetMask) != runHost)
-                        break;
-                    int n = (int)Math.Min(data.Length - total, ClusterSize);
-                    total += n;
-                    runGuest += n;
-                    runHost += ClusterSize;
-                }
+                int total = ContiguousRun(offset, entry, data.Length, requireCopied: true);
                 WriteData(host + inCluster, offset, data[..total]);
                 chunk = total;
             }
@@ -363,18 +337,13 @@ public sealed partial class Qcow2Driver : BlockDriver
     /// <summary>True when the head of the first and the tail of the last cluster of a run currently read as zeroes.</summary>
     private bool ReadsAsZero(Qcow2Cache.Entry l2, int first, int count, long guestStart)
     {
-        foreach (int i in new[] { first, first + count - 1 })
-        {
-            ulong e = ReadL2(l2, i);
-            var kind = Classify(e);
-            if (kind == ClusterKind.Zero)
-                continue;
-            if (kind != ClusterKind.Unallocated)
-                return false;
-            long guest = guestStart + ((long)(i - first) << ClusterBits);
-            if (_backing != null && guest < _backing.Size)
-                return false;
-        }
+        return ClusterReadsAsZero(l2, first, guestStart) && ClusterReadsAsZero(l2, first + count - 1, guestStart + ((long)(count - 1) << ClusterBits));
+    }
+
+    private bool ClusterReadsAsZero(Qcow2Cache.Entry l2, int index, long guest)
+    {
+        var kind = Classify(ReadL2(l2, index));
+        return kind == ClusterKind.Zero || (kind == ClusterKind.Unallocated && (_backing == null || guest >= _backing.Size));
         return true;
     }
 

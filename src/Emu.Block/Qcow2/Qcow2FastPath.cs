@@ -23,19 +23,11 @@ public sealed partial class Qcow2Driver
             CheckDataClusterForWrite(host);
         else
             CheckDataCluster(host);
+        run = ContiguousRun(offset, entry, length, requireCopied: write);
+        if (write)
+            for (long c = host + ClusterSize; c < host + inCluster + run; c += ClusterSize)
+                CheckDataClusterForWrite(c);
         host += inCluster;
-        run = (int)Math.Min(length, ClusterSize - inCluster);
-        long expect = (long)(entry & OffsetMask) + ClusterSize;
-        while (run < length)
-        {
-            ulong next = GetL2Entry(offset + run);
-            if (Classify(next) != ClusterKind.Normal || (long)(next & OffsetMask) != expect || (write && (next & Copied) == 0))
-                break;
-            if (write)
-                CheckDataClusterForWrite(expect);
-            run += (int)Math.Min(length - run, ClusterSize);
-            expect += ClusterSize;
-        }
         return true;
     }
 

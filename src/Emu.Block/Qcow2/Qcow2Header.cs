@@ -186,7 +186,7 @@ public sealed class Qcow2Header
         h.ParseExtensions(cluster0);
 
         if (unknown != 0)
-            throw new BlockException($"Unsupported qcow2 feature(s): {h.DescribeFeatures(unknown, cluster0)}");
+            throw new BlockException($"Unsupported qcow2 feature(s): {h.DescribeFeatures(unknown)}");
         if ((h.IncompatibleFeatures & IncompatCompression) != 0 && h.CompressionType == 0)
             throw new BlockException("Invalid compression type header: compression type bit set but type is zlib");
         if (h.CompressionType > 1)
@@ -204,23 +204,22 @@ public sealed class Qcow2Header
             throw new BlockException($"{what} lies beyond the end of the image file (offset 0x{offset:x}, file size {fileLength})");
     }
 
-    private string DescribeFeatures(ulong unknown, byte[] cluster0)
+    private string DescribeFeatures(ulong unknown)
     {
         var names = new List<string>();
         for (int bit = 0; bit < 64; bit++)
         {
             if ((unknown & (1UL << bit)) == 0)
                 continue;
-            names.Add(FeatureNameFromTable(cluster0, 0, bit) ?? $"Unknown incompatible feature: {1UL << bit:x}");
+            names.Add(FeatureNameFromTable(0, bit) ?? $"Unknown incompatible feature: {1UL << bit:x}");
         }
         return string.Join(", ", names);
     }
 
     // The image's own feature name table names features newer than this driver.
-    private string? FeatureNameFromTable(byte[] cluster0, int type, int bit)
+    private string? FeatureNameFromTable(int type, int bit)
     {
-        _featureTable ??= [];
-        foreach (var (t, b, name) in _featureTable)
+        foreach (var (t, b, name) in _featureTable ?? [])
             if (t == type && b == bit)
                 return name;
         return null;

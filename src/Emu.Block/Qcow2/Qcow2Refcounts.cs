@@ -20,7 +20,7 @@ public sealed partial class Qcow2Driver
         int bits = Header.RefcountBits;
         _refBlockBits = ClusterBits + 3 - Header.RefcountOrder;
         _refMax = bits == 64 ? ulong.MaxValue : (1UL << bits) - 1;
-        _refCache = new Qcow2Cache(64, ClusterSize, e => WriteMetadata(e.Offset, e.Data, "refcount block"));
+        _refCache = new Qcow2Cache(64, ClusterSize, LoadTable, e => WriteMetadata(e.Offset, e.Data, "refcount block"));
         int entries = (int)(((long)Header.RefcountTableClusters << ClusterBits) / 8);
         var raw = new byte[(long)entries * 8];
         _file.Read(Header.RefcountTableOffset, raw);
@@ -70,7 +70,7 @@ public sealed partial class Qcow2Driver
             return null;
         if ((offset & ClusterMask) != 0 || offset < ClusterSize)
             throw MarkCorrupt($"Refblock offset 0x{offset:x} unaligned or inside the header (reftable index {blockIndex})");
-        return _refCache.Get(offset, LoadTable);
+        return _refCache.Get(offset);
     }
 
     internal ulong GetRefcount(long cluster)

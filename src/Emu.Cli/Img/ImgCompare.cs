@@ -43,7 +43,7 @@ public static partial class ImgCommand
         const int chunk = 1 << 20;
         var ba = new byte[chunk];
         var bb = new byte[chunk];
-        for (long pos = 0; pos < common; pos += chunk)
+        for (long pos = 0; pos < common;)
         {
             int n = (int)Math.Min(chunk, common - pos);
             var sa = a.GetStatus(pos, n);
@@ -51,8 +51,7 @@ public static partial class ImgCommand
             // Two zero ranges compare equal without reading them.
             if ((sa.Flags & BlockStatusFlags.Zero) != 0 && (sb.Flags & BlockStatusFlags.Zero) != 0)
             {
-                int m = (int)Math.Min(sa.Length, sb.Length);
-                pos += m - chunk;
+                pos += Math.Min(sa.Length, sb.Length);
                 continue;
             }
             a.Read(pos, ba.AsSpan(0, n));
@@ -64,6 +63,7 @@ public static partial class ImgCommand
                     stdout.WriteLine($"Content mismatch at offset {pos + diff}!");
                 return 1;
             }
+            pos += n;
         }
         var longer = a.Size > b.Size ? a : b;
         for (long pos = common; pos < longer.Size; pos += chunk)
