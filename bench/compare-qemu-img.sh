@@ -1,22 +1,49 @@
 #!/usr/bin/env bash
-# Runs `emu img bench` and `qemu-img bench` on the same image files in one go and prints a table.
-# Usage: bench/compare-qemu-img.sh [workdir]   (needs qemu-utils; uses ~3 GiB of disk)
+# Runs `emu img` and `qemu-img` on the same image files in one go and prints a table of seconds and ratios:
+# bench rows (4 KiB strided and 64 KiB sequential, reads, rewrites and allocating writes, queue depth 1 and 32,
+# cache modes writeback and none), convert rows (random data, mostly-zero data, compressed) and check of a
+# 4 GiB fully allocated image, and the raw-file read of the same bytes (the physical limit for reads).
+# Usage: bench/compare-qemu-img.sh [workdir]   (needs qemu-utils; uses ~12 GiB of disk in workdir, which must
+# not be tmpfs: cache=none needs O_DIRECT)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-work="${1:-$(mktemp -d /tmp/emu-bench.XXXXXX)}"
+work="${1:-$(mktemp -d /var/tmp/emu-bench.XXXXXX)}"
 mkdir -p "$work"
 emu="${EMU:-$root/emu}"
 "$emu" img --help >/dev/null
 
-full="$work/full.qcow2"
+full="$work/full.qcow2"   # 1 GiB, every cluster allocated
+big="$work/big.qcow2"     # 4 GiB, every cluster allocated, random data
+sparse="$work/sparse.qcow2" # 4 GiB, one 1 MiB extent every 64 MiB
+text="$work/text.qcow2"   # 512 MiB of compressible data
+raw="$work/full.raw"      # the bytes of full.qcow2 as a raw file
 if [[ ! -f "$full" ]]; then
   qemu-img create -q -f qcow2 "$full" 1G
   qemu-io -c "write -P 0x5a 0 1G" "$full" >/dev/null
+  qemu-img convert -O raw "$full" "$raw"
+fi
+if [[ ! -f "$big" ]]; then
+  head -c 4G /dev/urandom > "$work/big.raw"
+  qemu-img convert -O qcow2 "$work/big.raw" "$big"
+  rm -f "$work/big.raw"
+fi
+if [[ ! -f "$sparse" ]]; then
+  qemu-img create -q -f qcow2 "$sparse" 4G
+  for ((i = 0; i < 64; i++)); do echo "write -P $((i + 1)) $((i * 64))M 1M"; done |
+    qemu-io "$sparse" >/dev/null
+fi
+if [[ ! -f "$text" ]]; then
+  find /usr/share/doc /usr/include -type f -size -1M 2>/dev/null | head -20000 | xargs cat 2>/dev/null |
+    head -c 512M > "$work/text.raw" || true
+  qemu-img convert -O qcow2 "$work/text.raw" "$text"
+  rm -f "$work/text.raw"
 fi
 
 secs() { sed -n 's/^Run completed in \([0-9.]*\) seconds\./\1/p'; }
+now() { date +%s.%N; }
+print_row() { printf "| %-46s | %10s | %8s | %8.2f |\n" "$1" "$2" "$3" "$(echo "$2 / $3" | bc -l)"; }
 
-row() { # name, fresh-image?(yes/no), bench args...
+bench_row() { # name, fresh-image?(yes/no), bench args...
   local name="$1" fresh="$2"; shift 2
   local a="$work/a.qcow2" b="$work/b.qcow2"
   if [[ "$fresh" == yes ]]; then
@@ -29,20 +56,52 @@ row() { # name, fresh-image?(yes/no), bench args...
   # Each tool starts with the page cache flushed, so neither pays for the other's writeback.
   q=$(qemu-img bench "$@" "$a" | secs); sync
   e=$("$emu" img bench "$@" "$b" | secs); sync
-  printf "| %-40s | %8s | %8s | %5.2f |\n" "$name" "$q" "$e" "$(echo "$q / $e" | bc -l)"
+  print_row "$name" "$q" "$e"
 }
 
-echo "| workload (qemu-img bench options)        | qemu-img s | emu s | qemu/emu |"
-echo "|------------------------------------------|-----------:|------:|---------:|"
-row "4K strided read QD1" no -c 50000 -d 1 -s 4k -S 1236992
-row "4K strided read QD32" no -c 50000 -d 32 -s 4k -S 1236992
-row "64K sequential read QD1" no -c 16000 -d 1 -s 64k
-row "64K sequential read QD32" no -c 16000 -d 32 -s 64k
-row "4K strided rewrite QD1" no -w -c 50000 -d 1 -s 4k -S 1236992
-row "4K strided rewrite QD32" no -w -c 50000 -d 32 -s 4k -S 1236992
-row "64K sequential rewrite QD1" no -w -c 16000 -d 1 -s 64k
-row "64K sequential rewrite QD32" no -w -c 16000 -d 32 -s 64k
-row "64K allocating write QD1 (empty image)" yes -w -c 16000 -d 1 -s 64k
-row "64K allocating write QD32 (empty image)" yes -w -c 16000 -d 32 -s 64k
-row "4K strided allocating write QD1" yes -w -c 50000 -d 1 -s 4k -S 1236992
+timed() { # prints the seconds a command took
+  local t0; t0=$(now); "$@" >/dev/null; echo "$(now) - $t0" | bc -l
+}
+
+tool_row() { # name, subcommand args with IN/OUT placeholders, (qemu-img and emu img get the same args)
+  local name="$1"; shift
+  local q e
+  sync; q=$(timed qemu-img "${@//OUT/$work/out-q.qcow2}"); sync
+  e=$(timed "$emu" img "${@//OUT/$work/out-e.qcow2}"); sync
+  rm -f "$work/out-q.qcow2" "$work/out-e.qcow2"
+  print_row "$name" "$(printf %.3f "$q")" "$(printf %.3f "$e")"
+}
+
+echo "| workload (same options to both tools)          | qemu-img s | emu s    | qemu/emu |"
+echo "|------------------------------------------------|-----------:|---------:|---------:|"
+for t in writeback none; do
+  bench_row "4K strided read QD1, cache=$t" no -t $t -c 50000 -d 1 -s 4k -S 1236992
+  bench_row "4K strided read QD32, cache=$t" no -t $t -c 50000 -d 32 -s 4k -S 1236992
+  bench_row "64K sequential read QD1, cache=$t" no -t $t -c 16000 -d 1 -s 64k
+  bench_row "64K sequential read QD32, cache=$t" no -t $t -c 16000 -d 32 -s 64k
+  bench_row "4K strided rewrite QD1, cache=$t" no -t $t -w -c 50000 -d 1 -s 4k -S 1236992
+  bench_row "4K strided rewrite QD32, cache=$t" no -t $t -w -c 50000 -d 32 -s 4k -S 1236992
+  bench_row "64K sequential rewrite QD1, cache=$t" no -t $t -w -c 16000 -d 1 -s 64k
+  bench_row "64K sequential rewrite QD32, cache=$t" no -t $t -w -c 16000 -d 32 -s 64k
+  bench_row "64K allocating write QD1, cache=$t" yes -t $t -w -c 16000 -d 1 -s 64k
+  bench_row "64K allocating write QD32, cache=$t" yes -t $t -w -c 16000 -d 32 -s 64k
+  bench_row "4K strided allocating write QD1, cache=$t" yes -t $t -w -c 50000 -d 1 -s 4k -S 1236992
+done
+tool_row "convert 4 GiB random data -O qcow2" convert -O qcow2 "$big" OUT
+tool_row "convert 4 GiB mostly-zero -O qcow2" convert -O qcow2 "$sparse" OUT
+tool_row "convert 512 MiB text -c -O qcow2 (zlib)" convert -c -O qcow2 "$text" OUT
+tool_row "check 4 GiB fully allocated" check "$big"
 rm -f "$work/a.qcow2" "$work/b.qcow2"
+
+# Reads of allocated qcow2 data against a raw file of the same bytes (the physical limit), emu on both.
+echo
+echo "| emu img bench: qcow2 read vs raw read of the same bytes | raw s | qcow2 s | raw/qcow2 |"
+echo "|----------------------------------------------------------|------:|--------:|----------:|"
+for args in "-c 16000 -d 1 -s 64k" "-c 16000 -d 32 -s 64k" "-c 50000 -d 1 -s 4k -S 1236992"; do
+  sync
+  # shellcheck disable=SC2086
+  r=$("$emu" img bench -f raw $args "$raw" | secs)
+  # shellcheck disable=SC2086
+  c=$("$emu" img bench -f qcow2 $args "$full" | secs)
+  printf "| %-56s | %5s | %7s | %9.2f |\n" "$args" "$r" "$c" "$(echo "$r / $c" | bc -l)"
+done

@@ -3,21 +3,34 @@ namespace Emu.Block;
 /// <summary>Kinds of device-issued block requests.</summary>
 public enum BlockOp { Read, Write, Flush, Discard, WriteZeroes }
 
-/// <summary>One device request: byte offset, length, and the buffer data moves through.</summary>
-/// <remarks>For reads the buffer is filled; for writes it is the data. Devices gather scatter lists
-/// over guest RAM into <see cref="Buffer"/> and scatter it back on completion.</remarks>
+/// <summary>One device request: byte offset, length, and the buffer (or scatter list) data moves through.</summary>
+/// <remarks>For reads the buffer is filled; for writes it is the data. A device with a scatter list over guest
+/// RAM (a DMA descriptor table) passes it as <see cref="Segments"/>: the bytes at consecutive offsets move through
+/// the segments in order, in one request with one completion.</remarks>
 public sealed class BlockRequest
 {
     public BlockOp Op { get; init; }
     public long Offset { get; init; }
     public long Length { get; init; }
     public Memory<byte> Buffer { get; init; }
+    /// <summary>The scatter list of a vectored request (then <see cref="Buffer"/> is unused), else null.</summary>
+    public IReadOnlyList<Memory<byte>>? Segments { get; init; }
     /// <summary>Free for the submitter (for example the ATA command the request belongs to).</summary>
     public object? Tag { get; init; }
 
     public static BlockRequest Read(long offset, Memory<byte> buffer) => new() { Op = BlockOp.Read, Offset = offset, Length = buffer.Length, Buffer = buffer };
     public static BlockRequest Write(long offset, Memory<byte> data) => new() { Op = BlockOp.Write, Offset = offset, Length = data.Length, Buffer = data };
+    public static BlockRequest ReadV(long offset, IReadOnlyList<Memory<byte>> segments) => new() { Op = BlockOp.Read, Offset = offset, Length = TotalLength(segments), Segments = segments };
+    public static BlockRequest WriteV(long offset, IReadOnlyList<Memory<byte>> segments) => new() { Op = BlockOp.Write, Offset = offset, Length = TotalLength(segments), Segments = segments };
     public static BlockRequest FlushAll() => new() { Op = BlockOp.Flush };
+
+    private static long TotalLength(IReadOnlyList<Memory<byte>> segments)
+    {
+        long total = 0;
+        for (int i = 0; i < segments.Count; i++)
+            total += segments[i].Length;
+        return total;
+    }
 }
 
 /// <summary>Handle of a submitted request; <see cref="Cancel"/> stops its completion from being delivered if it has not run yet.</summary>

@@ -14,6 +14,12 @@ internal sealed class DiskBackend(BlockDevice device) : IDiskBackend
     public void Write(long offset, ReadOnlyMemory<byte> data, Action<int> completion) =>
         device.Submit(BlockRequest.Write(offset, System.Runtime.InteropServices.MemoryMarshal.AsMemory(data)), (_, status) => completion(status));
 
+    public void ReadScattered(long offset, IReadOnlyList<Memory<byte>> segments, Action<int> completion) =>
+        device.Submit(BlockRequest.ReadV(offset, segments), (_, status) => completion(status));
+
+    public void WriteGathered(long offset, IReadOnlyList<Memory<byte>> segments, Action<int> completion) =>
+        device.Submit(BlockRequest.WriteV(offset, segments), (_, status) => completion(status));
+
     public void Flush(Action<int> completion) =>
         device.Submit(BlockRequest.FlushAll(), (_, status) => completion(status));
 }

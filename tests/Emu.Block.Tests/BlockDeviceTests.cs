@@ -44,6 +44,41 @@ public class BlockDeviceTests
     }
 
     [Fact]
+    public void ScatterListsMoveConsecutiveBytesThroughTheirSegmentsInOrder()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("v.qcow2");
+        Qcow2Creator.Create(path, new Qcow2CreateOptions { Size = 16 << 20, ClusterSize = 4096 });
+        var loop = new QueueEventLoop();
+        using var dev = new BlockDevice(Data.Open(path), loop);
+        int[] sizes = [512, 4096, 1536, 65536, 512, 3072];
+        var data = Data.Pattern(sizes.Sum(), 7);
+        var gather = new List<Memory<byte>>();
+        int at = 0;
+        foreach (int size in sizes)
+        {
+            gather.Add(data.AsMemory(at, size));
+            at += size;
+        }
+        const long offset = 3 * 4096 + 1024;
+        int status = -1;
+        dev.Submit(BlockRequest.WriteV(offset, gather), (r, s) => status = s);
+        Assert.True(dev.Drain(loop, TimeSpan.FromSeconds(30)));
+        Assert.Equal(BlockDevice.StatusOk, status);
+
+        var whole = new byte[data.Length];
+        dev.ReadAsync(offset, whole).AsTask().Wait();
+        Assert.Equal(data, whole);
+
+        var scatter = sizes.Reverse().Select(n => new byte[n]).ToArray();
+        status = -1;
+        dev.Submit(BlockRequest.ReadV(offset, scatter.Select(b => (Memory<byte>)b).ToList()), (r, s) => status = s);
+        Assert.True(dev.Drain(loop, TimeSpan.FromSeconds(30)));
+        Assert.Equal(BlockDevice.StatusOk, status);
+        Assert.Equal(data, scatter.SelectMany(b => b).ToArray());
+    }
+
+    [Fact]
     public void CompletionsWaitForTheOwnerToRunTheLoop()
     {
         using var dir = new TempDir();

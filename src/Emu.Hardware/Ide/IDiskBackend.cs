@@ -14,6 +14,36 @@ public interface IDiskBackend
     /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/>.</summary>
     void Write(long offset, ReadOnlyMemory<byte> data, Action<int> completion);
 
+    /// <summary>Reads consecutive bytes at <paramref name="offset"/> into <paramref name="segments"/> in order, with one completion.</summary>
+    void ReadScattered(long offset, IReadOnlyList<Memory<byte>> segments, Action<int> completion) =>
+        EachSegment(offset, segments, completion, (at, segment, done) => Read(at, segment, done));
+
+    /// <summary>Writes the bytes of <paramref name="segments"/> in order at consecutive offsets from <paramref name="offset"/>, with one completion.</summary>
+    void WriteGathered(long offset, IReadOnlyList<Memory<byte>> segments, Action<int> completion) =>
+        EachSegment(offset, segments, completion, (at, segment, done) => Write(at, segment, done));
+
     /// <summary>Makes every write completed before this call durable.</summary>
     void Flush(Action<int> completion);
+
+    // The fallback for backends without vectored requests: one request per segment, one completion at the end.
+    private static void EachSegment(long offset, IReadOnlyList<Memory<byte>> segments, Action<int> completion,
+        Action<long, Memory<byte>, Action<int>> issue)
+    {
+        int outstanding = segments.Count, worst = 0;
+        if (outstanding == 0)
+        {
+            completion(0);
+            return;
+        }
+        foreach (var segment in segments)
+        {
+            issue(offset, segment, result =>
+            {
+                worst = Math.Min(worst, result);
+                if (--outstanding == 0)
+                    completion(worst);
+            });
+            offset += segment.Length;
+        }
+    }
 }

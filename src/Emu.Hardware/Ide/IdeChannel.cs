@@ -35,8 +35,6 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
     private int blockEnd, dataPos;  // PIO: current DRQ block end and position within the buffer
     private int generation;
     private int inFlight;           // backend requests not yet completed, current or superseded
-    private int outstanding;        // DMA: requests of the running transfer still in flight
-    private bool failed;            // DMA: a backend request failed
     private IdeDevice? active;      // the drive running the current command (the guest may select the other one meanwhile)
     private IDiskBackend? dmaBackend; // DMA: the medium to transfer with, or null to copy the buffer to memory
     private long dmaOffset, dmaLength; // DMA: byte range on the medium (or in the buffer)
@@ -480,28 +478,23 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
             FinishDma(ok: true);
             return;
         }
-        failed = false;
-        outstanding = segments.Count;
-        long offset = dmaOffset;
-        foreach (var (address, ram) in segments)
+        var scatter = new Memory<byte>[segments.Count];
+        for (int i = 0; i < scatter.Length; i++)
+            scatter[i] = segments[i].Ram;
+        var written = toDisk ? null : segments.ToArray();
+        void Done(int result)
         {
-            ulong target = address;
-            int length = ram.Length;
-            void Done(int result)
+            if (result >= 0 && written != null)
             {
-                if (result < 0)
-                    failed = true;
-                else if (!toDisk)
-                    bus.Memory.NotifyDeviceWrite(target, length);
-                if (--outstanding == 0)
-                    FinishDma(!failed);
+                foreach (var (address, memory) in written)
+                    bus.Memory.NotifyDeviceWrite(address, memory.Length);
             }
-            if (toDisk)
-                dmaBackend.Write(offset, ram, Completion(Done));
-            else
-                dmaBackend.Read(offset, ram, Completion(Done));
-            offset += length;
+            FinishDma(result >= 0);
         }
+        if (toDisk)
+            dmaBackend.WriteGathered(dmaOffset, scatter, Completion(Done));
+        else
+            dmaBackend.ReadScattered(dmaOffset, scatter, Completion(Done));
     }
 
     // The PRD table ends before the transfer does. Like QEMU, move nothing, stop the engine (ACTIVE clears, ERROR
