@@ -14,6 +14,9 @@ public sealed record ImageOptions
     /// <summary>Do not open the backing file (qemu-img's -U/-u style metadata-only work).</summary>
     public bool NoBacking { get; init; }
 
+    /// <summary>How image files use the host page cache (QEMU's cache= / -t).</summary>
+    public HostCacheMode Cache { get; init; }
+
     /// <summary>L2 cache size in bytes (QEMU's l2-cache-size); 0 for the default.</summary>
     public long L2CacheBytes { get; init; }
 

@@ -61,7 +61,7 @@ public sealed partial class Qcow2Driver : BlockDriver
 
     internal static Qcow2Driver Open(string path, ImageOptions options, int depth, HashSet<string> chain)
     {
-        var file = HostFile.Open(path, options.ReadOnly);
+        var file = HostFile.Open(path, options.ReadOnly, options.Cache);
         BlockDriver? backing = null;
         try
         {
