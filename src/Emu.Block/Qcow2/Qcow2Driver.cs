@@ -364,20 +364,21 @@ public sealed partial class Qcow2Driver : BlockDriver
         }
     }
 
-    /// <summary>Drops this L2 entry's reference to its host clusters once the new entry is durable.</summary>
-    private void ReleaseOldEntry(ulong old)
+    /// <summary>Drops this L2 entry's reference to its host clusters once the new entry is durable;
+    /// a discard also punches clusters that become free out of the host file.</summary>
+    private void ReleaseOldEntry(ulong old, bool discard = false)
     {
         switch (Classify(old))
         {
             case ClusterKind.Normal:
-                DeferFree((long)(old & OffsetMask), 1);
+                DeferFree((long)(old & OffsetMask), 1, discard);
                 break;
             case ClusterKind.Zero when (old & OffsetMask) != 0:
-                DeferFree((long)(old & OffsetMask), 1);
+                DeferFree((long)(old & OffsetMask), 1, discard);
                 break;
             case ClusterKind.Compressed:
                 var (coffset, csize) = CompressedRange(old);
-                DeferFreeBytes(coffset, csize);
+                DeferFreeBytes(coffset, csize, discard);
                 break;
         }
     }
@@ -420,7 +421,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                 else if (!(kind == ClusterKind.Zero && (old & OffsetMask) == 0))
                 {
                     WriteL2(l2, index, ZeroFlag);
-                    ReleaseOldEntry(old);
+                    ReleaseOldEntry(old, discard: unmap);
                 }
             }
             else
@@ -454,7 +455,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                 if (old == replacement)
                     continue;
                 WriteL2(l2, index, replacement);
-                ReleaseOldEntry(old);
+                ReleaseOldEntry(old, discard: true);
             }
         }
     }

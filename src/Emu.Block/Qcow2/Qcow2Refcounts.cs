@@ -13,7 +13,7 @@ public sealed partial class Qcow2Driver
     private ulong _refMax;
     private long _freeClusterIndex;
     private long _freeByteOffset;
-    private readonly List<(long Cluster, int Count)> _pendingFrees = [];
+    private readonly List<(long Cluster, int Count, bool Punch)> _pendingFrees = [];
 
     private void InitRefcounts()
     {
@@ -81,8 +81,8 @@ public sealed partial class Qcow2Driver
         return ReadRefEntry(block.Data, (int)(cluster & ((1L << _refBlockBits) - 1)), Header.RefcountOrder);
     }
 
-    /// <summary>Adds delta to a cluster's refcount; its refcount block must exist.</summary>
-    private void UpdateRefcount(long cluster, long delta)
+    /// <summary>Adds delta to a cluster's refcount (its refcount block must exist) and returns the new refcount.</summary>
+    private ulong UpdateRefcount(long cluster, long delta)
     {
         var block = GetRefBlock(cluster) ?? throw MarkCorrupt($"No refcount block for cluster {cluster}");
         int index = (int)(cluster & ((1L << _refBlockBits) - 1));
@@ -108,6 +108,7 @@ public sealed partial class Qcow2Driver
             if (_decompressed != null && ((long)_decompressedEntry & ~ClusterMask) == offset)
                 _decompressed = null;
         }
+        return value;
     }
 
     /// <summary>Allocates n contiguous clusters with refcount 1 and returns the host offset of the first.</summary>
@@ -264,22 +265,47 @@ public sealed partial class Qcow2Driver
             UpdateRefcount((offset >> ClusterBits) + i, -1);
     }
 
-    /// <summary>Drops references once the metadata that stopped using the clusters is on disk.</summary>
-    private void DeferFree(long offset, int count) => _pendingFrees.Add((offset >> ClusterBits, count));
+    /// <summary>Drops references once the metadata that stopped using the clusters is on disk;
+    /// with punch (a discard), clusters that become free also give their host space back.</summary>
+    private void DeferFree(long offset, int count, bool punch = false) => _pendingFrees.Add((offset >> ClusterBits, count, punch));
 
-    private void DeferFreeBytes(long offset, long length)
+    private void DeferFreeBytes(long offset, long length, bool punch = false)
     {
         long first = offset >> ClusterBits;
         long last = (offset + length - 1) >> ClusterBits;
-        _pendingFrees.Add((first, (int)(last - first + 1)));
+        _pendingFrees.Add((first, (int)(last - first + 1), punch));
     }
 
     private void ApplyPendingFrees()
     {
-        foreach (var (cluster, count) in _pendingFrees)
+        long holeStart = -1, holeEnd = -1;
+        foreach (var (cluster, count, punch) in _pendingFrees)
+        {
             for (int i = 0; i < count; i++)
-                UpdateRefcount(cluster + i, -1);
+            {
+                long c = cluster + i;
+                if (UpdateRefcount(c, -1) != 0 || !punch)
+                    continue;
+                // Coalesce neighbouring freed clusters into one hole.
+                if (c == holeEnd)
+                {
+                    holeEnd++;
+                    continue;
+                }
+                PunchClusters(holeStart, holeEnd);
+                holeStart = c;
+                holeEnd = c + 1;
+            }
+        }
+        PunchClusters(holeStart, holeEnd);
         _pendingFrees.Clear();
+    }
+
+    /// <summary>Deallocates free clusters [first, end) in the host file, where the host supports it (QEMU's discard pass-through).</summary>
+    private void PunchClusters(long first, long end)
+    {
+        if (first >= 0 && end > first)
+            _file.PunchHole(first << ClusterBits, (end - first) << ClusterBits);
     }
 
     /// <summary>Allocates host bytes for compressed data, packing several compressed clusters per host cluster.</summary>
