@@ -15,12 +15,12 @@ public sealed partial class Qcow2Driver
     private long _freeByteOffset;
     private readonly List<(long Cluster, int Count, bool Punch)> _pendingFrees = [];
 
-    private void InitRefcounts()
+    private void InitRefcounts(int cachedBlocks)
     {
         int bits = Header.RefcountBits;
         _refBlockBits = ClusterBits + 3 - Header.RefcountOrder;
         _refMax = bits == 64 ? ulong.MaxValue : (1UL << bits) - 1;
-        _refCache = new Qcow2Cache(64, ClusterSize, LoadTable, e => WriteMetadata(e.Offset, e.Data, "refcount block"));
+        _refCache = new Qcow2Cache(cachedBlocks, ClusterSize, LoadTable, e => WriteMetadata(e.Offset, e.Data, Qcow2Overlap.RefcountBlock));
         int entries = (int)(((long)Header.RefcountTableClusters << ClusterBits) / 8);
         var raw = new byte[(long)entries * 8];
         _file.Read(Header.RefcountTableOffset, raw);
@@ -175,7 +175,7 @@ public sealed partial class Qcow2Driver
         var block = _refCache.Create(offset);
         WriteRefEntry(block.Data, 0, Header.RefcountOrder, 1);
         // The block must be durable before the table entry that exposes it.
-        WriteMetadata(offset, block.Data, "refcount block");
+        WriteMetadata(offset, block.Data, Qcow2Overlap.RefcountBlock);
         block.Dirty = false;
         _file.Flush();
         _refTable[b] = (ulong)offset;
@@ -187,7 +187,7 @@ public sealed partial class Qcow2Driver
     {
         var raw = new byte[8];
         BinaryPrimitives.WriteUInt64BigEndian(raw, _refTable[index]);
-        _file.Write(Header.RefcountTableOffset + index * 8, raw);
+        WriteMetadata(Header.RefcountTableOffset + index * 8, raw, Qcow2Overlap.RefcountTable);
     }
 
     /// <summary>Moves the refcount table to a larger place at the end of the image.</summary>
@@ -247,7 +247,7 @@ public sealed partial class Qcow2Driver
             var raw = new byte[(long)clusters << ClusterBits];
             for (int i = 0; i < newTable.Length; i++)
                 BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), newTable[i]);
-            _file.Write(start << ClusterBits, raw);
+            WriteMetadata(start << ClusterBits, raw, Qcow2Overlap.None);
             _file.Flush();
             Header.RefcountTableOffset = start << ClusterBits;
             Header.RefcountTableClusters = clusters;
