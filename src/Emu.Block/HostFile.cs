@@ -6,25 +6,45 @@ namespace Emu.Block;
 public sealed class HostFile : IDisposable
 {
     private readonly SafeFileHandle _handle;
+    private readonly object _rmwLock = new();
 
     public string Path { get; }
     public bool ReadOnly { get; }
 
-    private HostFile(string path, SafeFileHandle handle, bool readOnly)
+    /// <summary>How the file uses the host page cache.</summary>
+    public HostCacheMode Cache { get; }
+
+    private bool Direct => Cache.IsDirect();
+
+    internal SafeFileHandle Handle => _handle;
+
+    private HostFile(string path, SafeFileHandle handle, bool readOnly, HostCacheMode cache)
     {
         Path = path;
         _handle = handle;
         ReadOnly = readOnly;
+        Cache = cache;
     }
 
-    /// <summary>Opens an existing file.</summary>
-    public static HostFile Open(string path, bool readOnly)
+    /// <summary>Opens an existing file with the given use of the page cache.</summary>
+    /// <remarks>Like QEMU, cache=none fails on file systems that refuse O_DIRECT (tmpfs: "Invalid argument") rather than silently caching.</remarks>
+    public static HostFile Open(string path, bool readOnly, HostCacheMode cache = HostCacheMode.WriteBack)
     {
         try
         {
-            var handle = File.OpenHandle(path, FileMode.Open,
-                readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite);
-            return new HostFile(path, handle, readOnly);
+            SafeFileHandle handle;
+            if (cache.IsDirect())
+            {
+                if (!File.Exists(path))
+                    throw new FileNotFoundException(null, path);
+                handle = Native.OpenDirect(path, readOnly, cache.IsSync());
+            }
+            else
+            {
+                handle = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite,
+                    cache.IsSync() ? FileOptions.WriteThrough : FileOptions.None);
+            }
+            return new HostFile(path, handle, readOnly, cache);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -38,7 +58,7 @@ public sealed class HostFile : IDisposable
         try
         {
             var handle = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite);
-            return new HostFile(path, handle, false);
+            return new HostFile(path, handle, false, HostCacheMode.WriteBack);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -60,6 +80,11 @@ public sealed class HostFile : IDisposable
     /// <summary>Reads exactly buffer.Length bytes; bytes past the end of the file read as zeroes.</summary>
     public void Read(long offset, Span<byte> buffer)
     {
+        if (Direct)
+        {
+            DirectIo.Read(_handle, offset, buffer);
+            return;
+        }
         while (buffer.Length > 0)
         {
             int n = RandomAccess.Read(_handle, buffer, offset);
@@ -82,18 +107,48 @@ public sealed class HostFile : IDisposable
             throw new BlockException($"'{Path}' is opened read-only");
         if (FailWrite?.Invoke(Path, offset) == true)
             throw new IOException($"simulated power cut writing '{Path}' at offset {offset}");
-        RandomAccess.Write(_handle, data, offset);
+        if (Direct)
+            DirectIo.Write(_handle, offset, data, _rmwLock);
+        else
+            RandomAccess.Write(_handle, data, offset);
     }
 
-    public ValueTask<int> ReadAsync(long offset, Memory<byte> buffer) => RandomAccess.ReadAsync(_handle, buffer, offset);
+    public ValueTask<int> ReadAsync(long offset, Memory<byte> buffer)
+    {
+        if (!Direct)
+            return RandomAccess.ReadAsync(_handle, buffer, offset);
+        Read(offset, buffer.Span);
+        return ValueTask.FromResult(buffer.Length);
+    }
 
-    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data) => RandomAccess.WriteAsync(_handle, data, offset);
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data)
+    {
+        if (!Direct)
+            return RandomAccess.WriteAsync(_handle, data, offset);
+        Write(offset, data.Span);
+        return ValueTask.CompletedTask;
+    }
 
-    /// <summary>Makes everything written so far durable.</summary>
+    /// <summary>Makes everything written so far durable (a no-op with cache=unsafe).</summary>
     public void Flush()
     {
-        if (!ReadOnly)
+        if (!ReadOnly && Cache != HostCacheMode.Unsafe)
             RandomAccess.FlushToDisk(_handle);
+    }
+
+    /// <summary>Deallocates a byte range so it reads as zeroes and stops using host space; false when the host file system cannot.</summary>
+    public bool PunchHole(long offset, long length)
+    {
+        if (ReadOnly || length <= 0)
+            return false;
+        try
+        {
+            return Native.PunchHole(_handle, offset, length);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Length of the hole (bytes that read as zeroes without being stored) starting at offset, at most length.</summary>

@@ -33,7 +33,7 @@ public static class ImageOpener
         switch (format)
         {
             case "raw":
-                return new RawDriver(HostFile.Open(full, options.ReadOnly));
+                return new RawDriver(HostFile.Open(full, options.ReadOnly, options.Cache));
             case "qcow2":
                 return Qcow2Driver.Open(full, options, depth, chain);
             default:

@@ -14,8 +14,23 @@ public sealed record ImageOptions
     /// <summary>Do not open the backing file (qemu-img's -U/-u style metadata-only work).</summary>
     public bool NoBacking { get; init; }
 
+    /// <summary>How image files use the host page cache (QEMU's cache= / -t).</summary>
+    public HostCacheMode Cache { get; init; }
+
     /// <summary>L2 cache size in bytes (QEMU's l2-cache-size); 0 for the default.</summary>
     public long L2CacheBytes { get; init; }
+
+    /// <summary>Refcount block cache size in bytes (QEMU's refcount-cache-size); 0 for the default.</summary>
+    public long RefcountCacheBytes { get; init; }
+
+    /// <summary>Seconds after which unused cache entries are dropped (QEMU's cache-clean-interval); 0 never.</summary>
+    public int CacheCleanInterval { get; init; } = 600;
+
+    /// <summary>Overrides the image's lazy refcounts bit for this open (QEMU's lazy-refcounts); null keeps it.</summary>
+    public bool? LazyRefcounts { get; init; }
+
+    /// <summary>Metadata sections every write is checked against (QEMU's overlap-check; default cached).</summary>
+    public Qcow2.Qcow2Overlap OverlapCheck { get; init; } = Qcow2.Qcow2Overlap.Cached;
 
     /// <summary>Images further down the chain than this are refused (loops and absurd chains).</summary>
     public int MaxChainDepth { get; init; } = 64;

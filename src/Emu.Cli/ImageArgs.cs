@@ -72,10 +72,11 @@ public sealed class ImageArgs
     }
 
     /// <summary>Opens an image named by a file name (with optional format) or by --image-opts text.</summary>
-    public BlockDriver Open(string name, string? format, bool imageOpts, bool readOnly, bool noBacking = false)
+    /// <param name="defaults">Open options from the command line (cache mode, -o ...), which --image-opts keys override.</param>
+    public BlockDriver Open(string name, string? format, bool imageOpts, bool readOnly, bool noBacking = false, ImageOptions? defaults = null)
     {
         string path = name;
-        string? key = null;
+        var options = (defaults ?? new ImageOptions()) with { ReadOnly = readOnly, NoBacking = noBacking };
         if (imageOpts)
         {
             var kv = ParseKeyValues(name);
@@ -83,8 +84,9 @@ public sealed class ImageArgs
                 ?? throw new UsageException("Parameter 'file.filename' is required");
             format = kv.GetValueOrDefault("driver") ?? format;
             if (kv.TryGetValue("encrypt.key-secret", out var secretId))
-                key = Secret(secretId);
+                options = options with { EncryptionKey = Secret(secretId) };
+            options = ImageOpenOptions.Apply(options, kv);
         }
-        return ImageOpener.Open(path, new ImageOptions { Format = format, ReadOnly = readOnly, EncryptionKey = key, NoBacking = noBacking });
+        return ImageOpener.Open(path, options with { Format = format });
     }
 }

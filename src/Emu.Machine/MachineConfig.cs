@@ -11,6 +11,8 @@ public sealed record DiskConfig
     public string? Format { get; init; }
     /// <summary>Writes go to a temporary overlay; the image is never touched.</summary>
     public bool Snapshot { get; init; }
+    /// <summary>Runtime open options as QEMU spells them (cache=none, l2-cache-size=..., overlap-check=...).</summary>
+    public Dictionary<string, string>? Options { get; init; }
     /// <summary>IDE channel (0 primary, 1 secondary) and position (0 master, 1 slave); null for the next free one.</summary>
     public int? Channel { get; init; }
     public int? Position { get; init; }

@@ -145,17 +145,20 @@ public sealed class Pc : IDisposable
                 string overlay = Path.Combine(Path.GetTempPath(), $"emu-snapshot-{Environment.ProcessId}-{_temporaryFiles.Count}.qcow2");
                 Qcow2Creator.Create(overlay, new Qcow2CreateOptions { Size = probe.Size, BackingFile = Path.GetFullPath(disk.Path), BackingFormat = format });
                 _temporaryFiles.Add(overlay);
-                driver = ImageOpener.Open(overlay, new ImageOptions { Format = "qcow2" });
+                driver = ImageOpener.Open(overlay, OpenOptions(disk, "qcow2"));
             }
         }
         else
         {
-            driver = ImageOpener.Open(disk.Path, new ImageOptions { Format = disk.Format });
+            driver = ImageOpener.Open(disk.Path, OpenOptions(disk, disk.Format));
         }
         var device = new BlockDevice(driver, new BusEventLoop(_bus, Wake));
         _disks.Add(device);
         return device;
     }
+
+    private static ImageOptions OpenOptions(DiskConfig disk, string? format) =>
+        ImageOpenOptions.Apply(new ImageOptions { Format = format }, disk.Options ?? []);
 
     /// <summary>Routes the CPU's accesses to pages that are not plain RAM (VGA window, ROM, shadow RAM) through the bus.</summary>
     private void SyncMemoryMap()

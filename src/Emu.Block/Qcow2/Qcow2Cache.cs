@@ -109,6 +109,21 @@ internal sealed class Qcow2Cache
         }
     }
 
+    /// <summary>Current value of the use clock (a mark for <see cref="DropIdle"/>).</summary>
+    public long Clock => _clock;
+
+    /// <summary>Drops clean tables not used since the clock read mark (QEMU's cache-clean-interval).</summary>
+    public void DropIdle(long mark)
+    {
+        List<long>? idle = null;
+        foreach (var e in _entries.Values)
+            if (!e.Dirty && e.LastUse <= mark)
+                (idle ??= []).Add(e.Offset);
+        if (idle != null)
+            foreach (long offset in idle)
+                Discard(offset);
+    }
+
     /// <summary>Drops the table at offset (its cluster was freed) without writing it.</summary>
     public void Discard(long offset)
     {

@@ -242,7 +242,9 @@ public sealed partial class Qcow2Driver
                                 r.FragmentedClusters++;
                             nextContiguous = host + ClusterSize;
                         }
-                        inc(host, ClusterSize, "data cluster");
+                        // Clusters of an external data file are not refcounted.
+                        if (_dataFile == null)
+                            inc(host, ClusterSize, "data cluster");
                         break;
                 }
             }
@@ -267,7 +269,7 @@ public sealed partial class Qcow2Driver
             for (int j = 0; j < L2Entries; j++)
             {
                 ulong e = ReadL2(table, j);
-                if (Classify(e) == ClusterKind.Compressed || (e & OffsetMask) == 0 || (e & (ulong)ClusterMask & ~1UL) != 0)
+                if (_dataFile != null || Classify(e) == ClusterKind.Compressed || (e & OffsetMask) == 0 || (e & (ulong)ClusterMask & ~1UL) != 0)
                     continue;
                 long host = (long)(e & OffsetMask);
                 if ((host & ClusterMask) != 0)

@@ -33,6 +33,9 @@ public sealed partial class Qcow2Driver
             return ClusterKind.Zero;
         if ((entry & OffsetMask) != 0)
             return ClusterKind.Normal;
+        // Offset 0 is a real place in an external data file; its clusters always have COPIED set.
+        if (_dataFile != null && (entry & Copied) != 0)
+            return ClusterKind.Normal;
         return ClusterKind.Unallocated;
     }
 
@@ -43,6 +46,7 @@ public sealed partial class Qcow2Driver
         _l1 = new ulong[Header.L1Size];
         for (int i = 0; i < _l1.Length; i++)
             _l1[i] = BinaryPrimitives.ReadUInt64BigEndian(raw.AsSpan(i * 8));
+        ActiveL1Changed();
     }
 
     private void LoadTable(long offset, byte[] data) => _file.Read(offset, data);
@@ -120,6 +124,7 @@ public sealed partial class Qcow2Driver
     private void SetL1(int index, ulong value)
     {
         _l1[index] = value;
+        ActiveL1Changed();
         _l1DirtyMin = Math.Min(_l1DirtyMin, index);
         _l1DirtyMax = Math.Max(_l1DirtyMax, index);
     }
@@ -134,8 +139,7 @@ public sealed partial class Qcow2Driver
         var raw = new byte[n * 8];
         for (int i = 0; i < n; i++)
             BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), _l1[_l1DirtyMin + i]);
-        CheckMetadataWrite(Header.L1TableOffset + (long)_l1DirtyMin * 8, raw.Length, "L1 table");
-        _file.Write(Header.L1TableOffset + (long)_l1DirtyMin * 8, raw);
+        WriteMetadata(Header.L1TableOffset + (long)_l1DirtyMin * 8, raw, Qcow2Overlap.ActiveL1);
         _l1DirtyMin = int.MaxValue;
         _l1DirtyMax = -1;
     }
@@ -157,7 +161,7 @@ public sealed partial class Qcow2Driver
         var raw = new byte[(long)clusters << ClusterBits];
         for (int i = 0; i < newL1.Length; i++)
             BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), newL1[i]);
-        _file.Write(newOffset, raw);
+        WriteMetadata(newOffset, raw, Qcow2Overlap.None);
         WriteDirtyRefblocks();
         _file.Flush();
 
@@ -168,6 +172,7 @@ public sealed partial class Qcow2Driver
         WriteHeader();
         _file.Flush();
         _l1 = newL1;
+        ActiveL1Changed();
         _l1DirtyMin = int.MaxValue;
         _l1DirtyMax = -1;
         if (oldOffset != 0 && oldClusters > 0)
@@ -200,6 +205,8 @@ public sealed partial class Qcow2Driver
     {
         if (_decompressed != null && _decompressedEntry == entry)
             return _decompressed;
+        if (_dataFile != null)
+            throw MarkCorrupt("Compressed cluster in an image with an external data file");
         var (coffset, csize) = CompressedRange(entry);
         if (coffset + csize > _file.Length + 512 || coffset < ClusterSize)
             throw MarkCorrupt($"Compressed cluster at 0x{coffset:x} lies outside the image");
@@ -218,7 +225,7 @@ public sealed partial class Qcow2Driver
     {
         if ((host & ClusterMask) != 0)
             throw MarkCorrupt($"Cluster allocation offset 0x{host:x} unaligned");
-        if (host < ClusterSize)
+        if (host < ClusterSize && _dataFile == null)
             throw MarkCorrupt($"Data cluster at 0x{host:x} overlaps the image header");
     }
 

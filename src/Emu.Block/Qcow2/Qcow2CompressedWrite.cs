@@ -11,6 +11,7 @@ public sealed partial class Qcow2Driver
             throw new BlockException("Compressed writes must be cluster aligned (whole clusters, or up to the end of the image)");
         if (_crypto != null)
             throw new BlockException("Compression is not supported for encrypted images");
+        RefuseWithDataFile("Compressed writes");
         lock (_lock)
         {
             CheckWritable();
@@ -33,6 +34,7 @@ public sealed partial class Qcow2Driver
                     int index = L2Index(offset);
                     ulong old = ReadL2(l2, index);
                     long host = AllocateBytes(size);
+                    CheckDataWrite(host, size);
                     _file.Write(host, packed.AsSpan(0, size));
                     WriteL2(l2, index, CompressedEntry(host, size));
                     ReleaseOldEntry(old);

@@ -15,6 +15,10 @@ public sealed record Qcow2CreateOptions
     public string? BackingFormat { get; init; }
     /// <summary>Passphrase for legacy AES encryption (encrypt.format=aes), or null.</summary>
     public string? AesKey { get; init; }
+    /// <summary>External data file to create and keep guest data in (data_file), or null.</summary>
+    public string? DataFile { get; init; }
+    /// <summary>The data file is kept a valid raw image of the disk (data_file_raw).</summary>
+    public bool DataFileRaw { get; init; }
 }
 
 /// <summary>Creates empty qcow2 images laid out as QEMU lays them out.</summary>
@@ -35,6 +39,12 @@ public static class Qcow2Creator
             throw new BlockException("Image size must be a non-negative number");
         if (o.BackingFormat != null && o.BackingFile == null)
             throw new BlockException("Backing format cannot be used without backing file");
+        if (o.DataFileRaw && o.DataFile == null)
+            throw new BlockException("data-file-raw requires data-file");
+        if (o.DataFile != null && o.Version < 3)
+            throw new BlockException("External data files are only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
+        if (o.DataFile != null && (o.DataFile.Length == 0 || System.Text.Encoding.UTF8.GetByteCount(o.DataFile) > Qcow2Header.MaxDataFileNameLength))
+            throw new BlockException("Invalid data file name");
         int clusterBits = System.Numerics.BitOperations.Log2((uint)cs);
         long l1Size = Qcow2Header.SizeToL1(o.Size, clusterBits);
         if (l1Size * 8 > Qcow2Header.MaxL1Bytes)
@@ -73,9 +83,15 @@ public static class Qcow2Creator
             CompatibleFeatures = o.LazyRefcounts ? Qcow2Header.CompatLazyRefcounts : 0,
             BackingFile = o.BackingFile,
             BackingFormat = o.BackingFormat,
+            DataFile = o.DataFile,
+            IncompatibleFeatures = o.DataFile != null ? Qcow2Header.IncompatDataFile : 0,
+            AutoclearFeatures = o.DataFileRaw ? Qcow2Header.AutoclearDataFileRaw : 0,
         };
-        var headerBytes = header.Serialize();
 
+        // Like qemu-img 7.2, the data file is created (sparse) at the disk's size, relative names relative to the current directory.
+        if (o.DataFile != null)
+            Raw.RawDriver.Create(o.DataFile, o.Size);
+        var headerBytes = header.Serialize();
         using var file = HostFile.Create(path);
         file.Write(0, headerBytes);
         var table = new byte[tableClusters * cs];
@@ -93,5 +109,10 @@ public static class Qcow2Creator
         if (l1Size > 0)
             file.Write(l1Offset, new byte[l1Size * 8]);
         file.Flush();
+        if (o.DataFileRaw)
+        {
+            using var d = (Qcow2Driver)ImageOpener.Open(path, new ImageOptions { Format = "qcow2", EncryptionKey = o.AesKey });
+            d.MapWholeDataFile();
+        }
     }
 }

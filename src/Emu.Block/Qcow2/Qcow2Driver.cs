@@ -15,10 +15,16 @@ public sealed partial class Qcow2Driver : BlockDriver
 
     private readonly object _lock = new();
     private readonly HostFile _file;
+    /// <summary>Where guest data clusters live: the image file itself, or the external data file.</summary>
+    private readonly HostFile _data;
+    private readonly HostFile? _dataFile;
     private readonly BlockDriver? _backing;
     private readonly Qcow2Crypto? _crypto;
     private bool _readOnly;
     private bool _disposed;
+    private readonly bool _lazyRefcounts;
+    private readonly Timer? _cleanTimer;
+    private long _l2CleanMark, _refCleanMark;
 
     /// <summary>The parsed header (read it; the driver owns changes).</summary>
     public Qcow2Header Header { get; }
@@ -39,9 +45,11 @@ public sealed partial class Qcow2Driver : BlockDriver
     /// <summary>Offset where the vm-state area starts: just beyond the range the disk's L1 can map.</summary>
     public long VmStateOffset => Qcow2Header.SizeToL1(Header.Size, ClusterBits) << (ClusterBits + L2Bits);
 
-    private Qcow2Driver(HostFile file, Qcow2Header header, BlockDriver? backing, Qcow2Crypto? crypto, ImageOptions options)
+    private Qcow2Driver(HostFile file, HostFile? dataFile, Qcow2Header header, BlockDriver? backing, Qcow2Crypto? crypto, ImageOptions options)
     {
         _file = file;
+        _dataFile = dataFile;
+        _data = dataFile ?? file;
         Header = header;
         _backing = backing;
         _crypto = crypto;
@@ -50,26 +58,32 @@ public sealed partial class Qcow2Driver : BlockDriver
         L2Bits = ClusterBits - 3;
         L2Entries = 1 << L2Bits;
         ClusterMask = (1L << ClusterBits) - 1;
-        InitRefcounts();
+        _overlapChecks = options.OverlapCheck;
+        _lazyRefcounts = options.LazyRefcounts ?? (header.CompatibleFeatures & Qcow2Header.CompatLazyRefcounts) != 0;
+        if (_lazyRefcounts && header.Version < 3 && !file.ReadOnly)
+            throw new BlockException("Lazy refcounts require a qcow2 image with at least qemu 1.1 compatibility level");
+        InitRefcounts(options.RefcountCacheBytes > 0 ? (int)Math.Clamp(options.RefcountCacheBytes / ClusterSize, 4, 1 << 16) : 64);
         long l2Bytes = options.L2CacheBytes > 0 ? options.L2CacheBytes : 32L << 20;
         long needed = Math.Max(1, header.L1Size) * (long)ClusterSize;
         int l2Tables = (int)Math.Clamp(Math.Min(l2Bytes, needed) / ClusterSize, 16, 1 << 16);
         _l2Cache = new Qcow2Cache(l2Tables, ClusterSize, LoadL2, WriteBackL2);
         LoadL1();
         LoadSnapshots();
+        if (options.CacheCleanInterval > 0)
+            _cleanTimer = new Timer(_ => CleanCaches(), null, options.CacheCleanInterval * 1000, options.CacheCleanInterval * 1000);
     }
 
     internal static Qcow2Driver Open(string path, ImageOptions options, int depth, HashSet<string> chain)
     {
-        var file = HostFile.Open(path, options.ReadOnly);
+        var file = HostFile.Open(path, options.ReadOnly, options.Cache);
         BlockDriver? backing = null;
+        HostFile? dataFile = null;
         try
         {
             var header = Qcow2Header.Parse(file);
             if ((header.IncompatibleFeatures & Qcow2Header.IncompatExtendedL2) != 0)
                 throw new BlockException($"'{path}' uses extended L2 entries (subclusters), which this version does not support yet");
-            if ((header.IncompatibleFeatures & Qcow2Header.IncompatDataFile) != 0 || header.DataFile != null)
-                throw new BlockException($"'{path}' uses an external data file, which this version does not support yet");
+            dataFile = OpenDataFile(path, header, options);
             if (header.CompressionType != 0)
                 throw new BlockException($"'{path}' uses zstd compression, which this version does not support yet");
             if ((header.IncompatibleFeatures & Qcow2Header.IncompatCorrupt) != 0 && !options.ReadOnly)
@@ -96,7 +110,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                     throw new BlockException($"Could not open backing file: {e.Message}", e);
                 }
             }
-            var driver = new Qcow2Driver(file, header, backing, crypto, options);
+            var driver = new Qcow2Driver(file, dataFile, header, backing, crypto, options);
             if ((header.IncompatibleFeatures & Qcow2Header.IncompatDirty) != 0 && !options.ReadOnly)
                 driver.RepairAfterUncleanShutdown();
             return driver;
@@ -104,6 +118,7 @@ public sealed partial class Qcow2Driver : BlockDriver
         catch
         {
             backing?.Dispose();
+            dataFile?.Dispose();
             file.Dispose();
             throw;
         }
@@ -150,7 +165,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                 chunk = ContiguousRun(offset, entry, buffer.Length, requireCopied: false);
                 long host = (long)(entry & OffsetMask);
                 CheckDataCluster(host);
-                _file.Read(host + inCluster, buffer[..chunk]);
+                _data.Read(host + inCluster, buffer[..chunk]);
                 _crypto?.Decrypt(offset, buffer[..chunk]);
             }
             else
@@ -180,7 +195,7 @@ public sealed partial class Qcow2Driver : BlockDriver
             default:
                 long host = (long)(entry & OffsetMask);
                 CheckDataCluster(host);
-                _file.Read(host + (offset & ClusterMask), dest);
+                _data.Read(host + (offset & ClusterMask), dest);
                 _crypto?.Decrypt(offset, dest);
                 break;
         }
@@ -259,12 +274,12 @@ public sealed partial class Qcow2Driver : BlockDriver
     {
         if (_crypto == null)
         {
-            _file.Write(host, data);
+            _data.Write(host, data);
             return;
         }
         var tmp = data.ToArray();
         _crypto.Encrypt(guestOffset, tmp);
-        _file.Write(host, tmp);
+        _data.Write(host, tmp);
     }
 
     /// <summary>Writes into clusters that need a fresh allocation (unallocated, zero, compressed or shared),
@@ -289,8 +304,8 @@ public sealed partial class Qcow2Driver : BlockDriver
         long runBytes = (long)count << ClusterBits;
         int covered = (int)Math.Min(data.Length, runBytes - inCluster);
 
-        long fileEnd = _file.Length;
-        long host = AllocateClusters(count);
+        long fileEnd = _data.Length;
+        long host = AllocateDataClusters(guestStart, count);
         if (inCluster == 0 && covered == runBytes)
         {
             // Whole clusters: no copy-on-write, write straight from the caller's buffer.
@@ -355,7 +370,7 @@ public sealed partial class Qcow2Driver : BlockDriver
         {
             long host = (long)(entry & OffsetMask);
             CheckDataCluster(host);
-            _file.Read(host, dest);
+            _data.Read(host, dest);
             _crypto?.Decrypt(guestCluster, dest);
         }
         else
@@ -364,20 +379,26 @@ public sealed partial class Qcow2Driver : BlockDriver
         }
     }
 
-    /// <summary>Drops this L2 entry's reference to its host clusters once the new entry is durable.</summary>
-    private void ReleaseOldEntry(ulong old)
+    /// <summary>Drops this L2 entry's reference to its host clusters once the new entry is durable;
+    /// a discard also punches clusters that become free out of the host file.</summary>
+    private void ReleaseOldEntry(ulong old, bool discard = false)
     {
+        if (_dataFile != null)
+        {
+            ReleaseDataFileCluster(old, discard);
+            return;
+        }
         switch (Classify(old))
         {
             case ClusterKind.Normal:
-                DeferFree((long)(old & OffsetMask), 1);
+                DeferFree((long)(old & OffsetMask), 1, discard);
                 break;
             case ClusterKind.Zero when (old & OffsetMask) != 0:
-                DeferFree((long)(old & OffsetMask), 1);
+                DeferFree((long)(old & OffsetMask), 1, discard);
                 break;
             case ClusterKind.Compressed:
                 var (coffset, csize) = CompressedRange(old);
-                DeferFreeBytes(coffset, csize);
+                DeferFreeBytes(coffset, csize, discard);
                 break;
         }
     }
@@ -406,7 +427,11 @@ public sealed partial class Qcow2Driver : BlockDriver
             long inCluster = offset & ClusterMask;
             long chunk = Math.Min(length, ClusterSize - inCluster);
             bool whole = inCluster == 0 && (chunk == ClusterSize || offset + chunk == Size);
-            if (whole && Header.Version >= 3)
+            if (whole && DataFileRaw)
+            {
+                ZeroRawDataCluster(offset, chunk);
+            }
+            else if (whole && Header.Version >= 3)
             {
                 var l2 = GetL2TableForWrite(offset);
                 int index = L2Index(offset);
@@ -420,7 +445,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                 else if (!(kind == ClusterKind.Zero && (old & OffsetMask) == 0))
                 {
                     WriteL2(l2, index, ZeroFlag);
-                    ReleaseOldEntry(old);
+                    ReleaseOldEntry(old, discard: unmap);
                 }
             }
             else
@@ -444,6 +469,11 @@ public sealed partial class Qcow2Driver : BlockDriver
             long end = offset + length == Size ? Size : (offset + length) & ~ClusterMask;
             for (long pos = start; pos < end; pos += ClusterSize)
             {
+                if (DataFileRaw)
+                {
+                    ZeroRawDataCluster(pos, Math.Min(ClusterSize, Size - pos));
+                    continue;
+                }
                 ulong old = GetL2Entry(pos);
                 if (old == 0)
                     continue;
@@ -454,7 +484,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                 if (old == replacement)
                     continue;
                 WriteL2(l2, index, replacement);
-                ReleaseOldEntry(old);
+                ReleaseOldEntry(old, discard: true);
             }
         }
     }
@@ -501,7 +531,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                     {
                         flags |= BlockStatusFlags.OffsetValid;
                         // Like QEMU, look through to the host file: a hole there reads as zeroes.
-                        long hole = _file.HoleLength(host, run);
+                        long hole = _data.HoleLength(host, run);
                         if (hole >= run)
                             flags |= BlockStatusFlags.Zero;
                         else if (hole >= ClusterSize - inCluster)
@@ -579,8 +609,10 @@ public sealed partial class Qcow2Driver : BlockDriver
             }
             finally
             {
+                _cleanTimer?.Dispose();
                 _disposed = true;
                 _file.Dispose();
+                _dataFile?.Dispose();
                 _backing?.Dispose();
             }
         }
@@ -595,6 +627,22 @@ public sealed partial class Qcow2Driver : BlockDriver
                 FlushInternal();
         }
     }
+
+    /// <summary>Drops cache entries unused since the previous run (QEMU's cache-clean-interval timer).</summary>
+    internal void CleanCaches()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+                return;
+            _l2Cache.DropIdle(_l2CleanMark);
+            _refCache.DropIdle(_refCleanMark);
+            _l2CleanMark = _l2Cache.Clock;
+            _refCleanMark = _refCache.Clock;
+        }
+    }
+
+    internal int CachedL2Tables => _l2Cache.Count;
 
     internal static ulong BE64(ReadOnlySpan<byte> b) => BinaryPrimitives.ReadUInt64BigEndian(b);
 }

@@ -53,7 +53,7 @@ public sealed partial class Qcow2Driver
             }
             try
             {
-                _file.Read(host, buffer[..run]);
+                _data.Read(host, buffer[..run]);
             }
             finally
             {
@@ -85,7 +85,7 @@ public sealed partial class Qcow2Driver
             }
             try
             {
-                _file.Write(host, data[..run]);
+                _data.Write(host, data[..run]);
             }
             finally
             {

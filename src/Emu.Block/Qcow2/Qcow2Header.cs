@@ -10,6 +10,7 @@ public sealed class Qcow2Header
     public const int V2HeaderLength = 72;
     public const int V3HeaderLength = 112;
     public const int MaxBackingNameLength = 1023;
+    public const int MaxDataFileNameLength = 4096;
     public const int MaxSnapshots = 65536;
     public const long MaxL1Bytes = 32L << 20;
     public const long MaxRefcountTableBytes = 8L << 20;
@@ -254,7 +255,11 @@ public sealed class Qcow2Header
                         _featureTable.Add((data[i], data[i + 1], Encoding.UTF8.GetString(data.Slice(i + 2, 46)).TrimEnd('\0')));
                     break;
                 case ExtDataFile:
+                    if (len > MaxDataFileNameLength)
+                        throw new BlockException($"Data file name too long ({len} bytes)");
                     DataFile = Encoding.UTF8.GetString(data).TrimEnd('\0');
+                    if (DataFile.Length == 0 || DataFile.Contains('\0'))
+                        throw new BlockException("Invalid data file name in the image header");
                     break;
                 default:
                     UnknownExtensions.Add((type, data.ToArray()));

@@ -39,37 +39,25 @@ public sealed partial class Qcow2Driver
     private void CheckDataClusterForWrite(long host)
     {
         CheckDataCluster(host);
-        _refBlockOffsets ??= BuildRefBlockSet();
-        if (OverlapsMetadata(host, ClusterSize))
-            throw MarkCorrupt($"Preventing invalid write on metadata (data cluster at 0x{host:x})");
-    }
-
-    /// <summary>Refuses a metadata write that would land on other metadata (QEMU's overlap check).</summary>
-    private void CheckMetadataWrite(long offset, long length, string what)
-    {
-        if (offset < ClusterSize)
-            throw MarkCorrupt($"Preventing invalid write on metadata ({what} at 0x{offset:x} overlaps the header)");
-    }
-
-    private void WriteMetadata(long offset, byte[] data, string what)
-    {
-        CheckMetadataWrite(offset, data.Length, what);
-        _file.Write(offset, data);
+        CheckDataWrite(host, ClusterSize);
     }
 
     private void WriteBackL2(Qcow2Cache.Entry e)
     {
-        // Refcounts (and the data they cover) before the L2 entries that use them.
-        WriteDirtyRefblocks();
+        // Refcounts (and the data they cover) before the L2 entries that use them; with lazy
+        // refcounts the dirty bit stands in for the refcounts (a crash is repaired on open).
+        if (!_lazyRefcounts)
+            WriteDirtyRefblocks();
+        _dataFile?.Flush();
         _file.Flush();
-        WriteMetadata(e.Offset, e.Data, "L2 table");
+        WriteMetadata(e.Offset, e.Data, Qcow2Overlap.ActiveL2);
     }
 
     private void WriteDirtyRefblocks()
     {
         foreach (var e in _refCache.DirtyEntries())
         {
-            WriteMetadata(e.Offset, e.Data, "refcount block");
+            WriteMetadata(e.Offset, e.Data, Qcow2Overlap.RefcountBlock);
             e.Dirty = false;
         }
     }
@@ -78,11 +66,12 @@ public sealed partial class Qcow2Driver
     internal void FlushInternal()
     {
         WriteDirtyRefblocks();
+        _dataFile?.Flush();
         _file.Flush();
         bool wroteL2 = false;
         foreach (var e in _l2Cache.DirtyEntries())
         {
-            WriteMetadata(e.Offset, e.Data, "L2 table");
+            WriteMetadata(e.Offset, e.Data, Qcow2Overlap.ActiveL2);
             e.Dirty = false;
             wroteL2 = true;
         }
@@ -107,13 +96,12 @@ public sealed partial class Qcow2Driver
 
     internal void WriteHeader()
     {
-        var buf = Header.Serialize();
-        _file.Write(0, buf);
+        WriteMetadata(0, Header.Serialize(), Qcow2Overlap.MainHeader);
     }
 
     private void MarkDirtyIfLazy()
     {
-        if ((Header.CompatibleFeatures & Qcow2Header.CompatLazyRefcounts) == 0 || (Header.IncompatibleFeatures & Qcow2Header.IncompatDirty) != 0)
+        if (!_lazyRefcounts || (Header.IncompatibleFeatures & Qcow2Header.IncompatDirty) != 0)
             return;
         Header.IncompatibleFeatures |= Qcow2Header.IncompatDirty;
         WriteHeader();

@@ -13,14 +13,14 @@ public sealed partial class Qcow2Driver
     private ulong _refMax;
     private long _freeClusterIndex;
     private long _freeByteOffset;
-    private readonly List<(long Cluster, int Count)> _pendingFrees = [];
+    private readonly List<(long Cluster, int Count, bool Punch)> _pendingFrees = [];
 
-    private void InitRefcounts()
+    private void InitRefcounts(int cachedBlocks)
     {
         int bits = Header.RefcountBits;
         _refBlockBits = ClusterBits + 3 - Header.RefcountOrder;
         _refMax = bits == 64 ? ulong.MaxValue : (1UL << bits) - 1;
-        _refCache = new Qcow2Cache(64, ClusterSize, LoadTable, e => WriteMetadata(e.Offset, e.Data, "refcount block"));
+        _refCache = new Qcow2Cache(cachedBlocks, ClusterSize, LoadTable, e => WriteMetadata(e.Offset, e.Data, Qcow2Overlap.RefcountBlock));
         int entries = (int)(((long)Header.RefcountTableClusters << ClusterBits) / 8);
         var raw = new byte[(long)entries * 8];
         _file.Read(Header.RefcountTableOffset, raw);
@@ -81,8 +81,8 @@ public sealed partial class Qcow2Driver
         return ReadRefEntry(block.Data, (int)(cluster & ((1L << _refBlockBits) - 1)), Header.RefcountOrder);
     }
 
-    /// <summary>Adds delta to a cluster's refcount; its refcount block must exist.</summary>
-    private void UpdateRefcount(long cluster, long delta)
+    /// <summary>Adds delta to a cluster's refcount (its refcount block must exist) and returns the new refcount.</summary>
+    private ulong UpdateRefcount(long cluster, long delta)
     {
         var block = GetRefBlock(cluster) ?? throw MarkCorrupt($"No refcount block for cluster {cluster}");
         int index = (int)(cluster & ((1L << _refBlockBits) - 1));
@@ -108,6 +108,7 @@ public sealed partial class Qcow2Driver
             if (_decompressed != null && ((long)_decompressedEntry & ~ClusterMask) == offset)
                 _decompressed = null;
         }
+        return value;
     }
 
     /// <summary>Allocates n contiguous clusters with refcount 1 and returns the host offset of the first.</summary>
@@ -174,7 +175,7 @@ public sealed partial class Qcow2Driver
         var block = _refCache.Create(offset);
         WriteRefEntry(block.Data, 0, Header.RefcountOrder, 1);
         // The block must be durable before the table entry that exposes it.
-        WriteMetadata(offset, block.Data, "refcount block");
+        WriteMetadata(offset, block.Data, Qcow2Overlap.RefcountBlock);
         block.Dirty = false;
         _file.Flush();
         _refTable[b] = (ulong)offset;
@@ -186,7 +187,7 @@ public sealed partial class Qcow2Driver
     {
         var raw = new byte[8];
         BinaryPrimitives.WriteUInt64BigEndian(raw, _refTable[index]);
-        _file.Write(Header.RefcountTableOffset + index * 8, raw);
+        WriteMetadata(Header.RefcountTableOffset + index * 8, raw, Qcow2Overlap.RefcountTable);
     }
 
     /// <summary>Moves the refcount table to a larger place at the end of the image.</summary>
@@ -246,7 +247,7 @@ public sealed partial class Qcow2Driver
             var raw = new byte[(long)clusters << ClusterBits];
             for (int i = 0; i < newTable.Length; i++)
                 BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), newTable[i]);
-            _file.Write(start << ClusterBits, raw);
+            WriteMetadata(start << ClusterBits, raw, Qcow2Overlap.None);
             _file.Flush();
             Header.RefcountTableOffset = start << ClusterBits;
             Header.RefcountTableClusters = clusters;
@@ -264,22 +265,47 @@ public sealed partial class Qcow2Driver
             UpdateRefcount((offset >> ClusterBits) + i, -1);
     }
 
-    /// <summary>Drops references once the metadata that stopped using the clusters is on disk.</summary>
-    private void DeferFree(long offset, int count) => _pendingFrees.Add((offset >> ClusterBits, count));
+    /// <summary>Drops references once the metadata that stopped using the clusters is on disk;
+    /// with punch (a discard), clusters that become free also give their host space back.</summary>
+    private void DeferFree(long offset, int count, bool punch = false) => _pendingFrees.Add((offset >> ClusterBits, count, punch));
 
-    private void DeferFreeBytes(long offset, long length)
+    private void DeferFreeBytes(long offset, long length, bool punch = false)
     {
         long first = offset >> ClusterBits;
         long last = (offset + length - 1) >> ClusterBits;
-        _pendingFrees.Add((first, (int)(last - first + 1)));
+        _pendingFrees.Add((first, (int)(last - first + 1), punch));
     }
 
     private void ApplyPendingFrees()
     {
-        foreach (var (cluster, count) in _pendingFrees)
+        long holeStart = -1, holeEnd = -1;
+        foreach (var (cluster, count, punch) in _pendingFrees)
+        {
             for (int i = 0; i < count; i++)
-                UpdateRefcount(cluster + i, -1);
+            {
+                long c = cluster + i;
+                if (UpdateRefcount(c, -1) != 0 || !punch)
+                    continue;
+                // Coalesce neighbouring freed clusters into one hole.
+                if (c == holeEnd)
+                {
+                    holeEnd++;
+                    continue;
+                }
+                PunchClusters(holeStart, holeEnd);
+                holeStart = c;
+                holeEnd = c + 1;
+            }
+        }
+        PunchClusters(holeStart, holeEnd);
         _pendingFrees.Clear();
+    }
+
+    /// <summary>Deallocates free clusters [first, end) in the host file, where the host supports it (QEMU's discard pass-through).</summary>
+    private void PunchClusters(long first, long end)
+    {
+        if (first >= 0 && end > first)
+            _file.PunchHole(first << ClusterBits, (end - first) << ClusterBits);
     }
 
     /// <summary>Allocates host bytes for compressed data, packing several compressed clusters per host cluster.</summary>

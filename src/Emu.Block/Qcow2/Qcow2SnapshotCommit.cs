@@ -163,22 +163,22 @@ public sealed partial class Qcow2Driver
         var newL1 = new ulong[_l1.Length];
         for (int t = 0; t < tables.Count; t++)
         {
-            _file.Write(l2New[t] << ClusterBits, tables[t].Copy);
+            WriteMetadata(l2New[t] << ClusterBits, tables[t].Copy, Qcow2Overlap.None);
             newL1[tables[t].Index] = (ulong)(l2New[t] << ClusterBits) | Copied;
         }
         var l1Raw = new byte[l1Clusters << ClusterBits];
         for (int i = 0; i < newL1.Length; i++)
             BinaryPrimitives.WriteUInt64BigEndian(l1Raw.AsSpan(i * 8), newL1[i]);
-        _file.Write(l1New << ClusterBits, l1Raw);
+        WriteMetadata(l1New << ClusterBits, l1Raw, Qcow2Overlap.None);
         var stRaw = new byte[stClusters << ClusterBits];
         snapTable.CopyTo(stRaw, 0);
-        _file.Write(stNew << ClusterBits, stRaw);
+        WriteMetadata(stNew << ClusterBits, stRaw, Qcow2Overlap.None);
         foreach (long b in blockList)
-            _file.Write(blockNew[b] << ClusterBits, newBlocks[b]);
+            WriteMetadata(blockNew[b] << ClusterBits, newBlocks[b], Qcow2Overlap.None);
         var rtRaw = new byte[tableClusters << ClusterBits];
         for (int i = 0; i < newTable.Length; i++)
             BinaryPrimitives.WriteUInt64BigEndian(rtRaw.AsSpan(i * 8), newTable[i]);
-        _file.Write(rtNew << ClusterBits, rtRaw);
+        WriteMetadata(rtNew << ClusterBits, rtRaw, Qcow2Overlap.None);
         _file.Flush();
 
         snap.L1TableOffset = Header.L1TableOffset;
@@ -193,12 +193,13 @@ public sealed partial class Qcow2Driver
         var finalTable = SerializeSnapshotTable();
         Array.Clear(stRaw);
         finalTable.CopyTo(stRaw, 0);
-        _file.Write(stNew << ClusterBits, stRaw);
+        WriteMetadata(stNew << ClusterBits, stRaw, Qcow2Overlap.SnapshotTable);
         _file.Flush();
         WriteHeader();
         _file.Flush();
 
         _l1 = newL1;
+        ActiveL1Changed();
         _refTable = newTable;
         _refCache.Clear();
         _refBlockOffsets = null;

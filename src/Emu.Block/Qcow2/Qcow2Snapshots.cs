@@ -146,6 +146,7 @@ public sealed partial class Qcow2Driver
         lock (_lock)
         {
             CheckWritable();
+            RefuseWithDataFile("Internal snapshots");
             if (_snapshots.Count >= Qcow2Header.MaxSnapshots)
                 throw new BlockException("Too many snapshots");
             FlushInternal();
@@ -201,8 +202,9 @@ public sealed partial class Qcow2Driver
             var raw = new byte[(long)newL1.Length * 8];
             for (int i = 0; i < newL1.Length; i++)
                 BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), newL1[i]);
-            _file.Write(Header.L1TableOffset, raw);
+            WriteMetadata(Header.L1TableOffset, raw, Qcow2Overlap.ActiveL1);
             _l1 = newL1;
+            ActiveL1Changed();
             if (snap.DiskSize != Header.Size && snap.DiskSize > 0)
             {
                 Header.Size = snap.DiskSize;
@@ -264,7 +266,7 @@ public sealed partial class Qcow2Driver
             newOffset = AllocateClusters(clusters);
             var padded = new byte[(long)clusters << ClusterBits];
             table.CopyTo(padded, 0);
-            _file.Write(newOffset, padded);
+            WriteMetadata(newOffset, padded, Qcow2Overlap.None);
         }
         WriteDirtyRefblocks();
         _file.Flush();

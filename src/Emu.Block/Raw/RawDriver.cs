@@ -28,7 +28,14 @@ public sealed class RawDriver : BlockDriver
         _file.Write(offset, data);
     }
 
-    public override void Discard(long offset, long length) => CheckRange(offset, length);
+    /// <summary>Punches the range out of the file where the host supports it, so it reads as zeroes and frees host space.</summary>
+    public override void Discard(long offset, long length)
+    {
+        CheckRange(offset, length);
+        if (ReadOnly)
+            throw new BlockException($"'{FileName}' is opened read-only");
+        _file.PunchHole(offset, length);
+    }
 
     public override void Flush() => _file.Flush();
 

@@ -18,15 +18,13 @@ public static partial class ImgCommand
         bool write = o.Has("w");
         int flushInterval = o.Get("flush-interval") is { } fi ? ParseInt(fi, "flush interval") : 0;
         byte pattern = o.Get("pattern") is { } p ? (byte)ParseInt(p, "pattern") : (byte)0;
-        string cache = o.Get("t") ?? "writeback";
-        if (cache is not ("none" or "writeback" or "writethrough" or "directsync" or "unsafe"))
-            throw new UsageException($"Invalid cache mode: {cache}");
+        var cache = ParseCache(o.Get("t") ?? "writeback");
         if (count <= 0 || depth <= 0 || size <= 0)
             throw new UsageException("Invalid bench parameters");
         if (flushInterval > 0 && !write)
             throw new UsageException("--flush-interval is only available in write tests");
         var images = Objects(o);
-        using var drv = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: !write);
+        using var drv = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: !write, defaults: new ImageOptions { Cache = cache });
         if (size > drv.Size)
             throw new UsageException("Buffer size is larger than the image");
         using var dev = new BlockDevice(drv);
@@ -84,6 +82,18 @@ public static partial class ImgCommand
         if (!o.Has("q"))
             stdout.WriteLine(string.Format(CultureInfo.InvariantCulture, "Run completed in {0:F3} seconds.", sw.Elapsed.TotalSeconds));
         return 0;
+    }
+
+    private static HostCacheMode ParseCache(string text)
+    {
+        try
+        {
+            return HostCache.Parse(text);
+        }
+        catch (BlockException e)
+        {
+            throw new UsageException(e.Message);
+        }
     }
 
     private static int ParseInt(string text, string what)

@@ -10,6 +10,7 @@ public static partial class ImgCommand
     [
         "size", "compat", "cluster_size", "backing_file", "backing_fmt", "lazy_refcounts", "refcount_bits",
         "encryption", "encrypt.format", "encrypt.key-secret", "extended_l2", "compression_type", "preallocation",
+        "data_file", "data_file_raw",
     ];
 
     private static int Create(string[] args, TextWriter stdout)
@@ -79,6 +80,8 @@ public static partial class ImgCommand
             aesKey = images.Secret(secretId);
         }
 
+        string? dataFile = opts.GetValueOrDefault("data_file");
+        bool dataFileRaw = opts.TryGetValue("data_file_raw", out var dfr) && OnOff("data_file_raw", dfr);
         string? backing = opts.GetValueOrDefault("backing_file");
         string? backingFmt = opts.GetValueOrDefault("backing_fmt");
         if (backing != null)
@@ -112,6 +115,10 @@ public static partial class ImgCommand
                 line += $" backing_file={backing}";
             if (backingFmt != null)
                 line += $" backing_fmt={backingFmt}";
+            if (dataFile != null)
+                line += $" data_file={dataFile}";
+            if (dataFileRaw)
+                line += " data_file_raw=on";
             line += $" lazy_refcounts={(lazy ? "on" : "off")} refcount_bits={refcountBits}";
             stdout.WriteLine(line);
         }
@@ -125,6 +132,8 @@ public static partial class ImgCommand
             BackingFile = backing,
             BackingFormat = backingFmt,
             AesKey = aesKey,
+            DataFile = dataFile,
+            DataFileRaw = dataFileRaw,
         });
         return 0;
     }

@@ -91,6 +91,11 @@ public static partial class ImgCommand
         {
             w.WriteLine($"    lazy refcounts: {Bool((h.CompatibleFeatures & Qcow2Header.CompatLazyRefcounts) != 0)}");
             w.WriteLine($"    refcount bits: {h.RefcountBits}");
+            if (h.DataFile != null && (h.IncompatibleFeatures & Qcow2Header.IncompatDataFile) != 0)
+            {
+                w.WriteLine($"    data file: {h.DataFile}");
+                w.WriteLine($"    data file raw: {Bool((h.AutoclearFeatures & Qcow2Header.AutoclearDataFileRaw) != 0)}");
+            }
             w.WriteLine($"    corrupt: {Bool((h.IncompatibleFeatures & Qcow2Header.IncompatCorrupt) != 0)}");
             w.WriteLine($"    extended l2: {Bool((h.IncompatibleFeatures & Qcow2Header.IncompatExtendedL2) != 0)}");
         }
@@ -155,6 +160,11 @@ public static partial class ImgCommand
             if (h.Version >= 3)
                 w.WriteBoolean("lazy-refcounts", (h.CompatibleFeatures & Qcow2Header.CompatLazyRefcounts) != 0);
             w.WriteNumber("refcount-bits", h.RefcountBits);
+            if (h.DataFile != null && (h.IncompatibleFeatures & Qcow2Header.IncompatDataFile) != 0)
+            {
+                w.WriteString("data-file", h.DataFile);
+                w.WriteBoolean("data-file-raw", (h.AutoclearFeatures & Qcow2Header.AutoclearDataFileRaw) != 0);
+            }
             if (h.Version >= 3)
             {
                 w.WriteBoolean("corrupt", (h.IncompatibleFeatures & Qcow2Header.IncompatCorrupt) != 0);

@@ -13,15 +13,37 @@ public sealed class IoCommand
     private readonly string? _format;
     private readonly bool _imageOpts;
     private bool _readOnly;
+    private ImageOptions _defaults;
     private BlockDriver? _drv;
 
-    private IoCommand(TextWriter stdout, ImageArgs images, string? format, bool imageOpts, bool readOnly)
+    private IoCommand(TextWriter stdout, ImageArgs images, string? format, bool imageOpts, bool readOnly, ImageOptions defaults)
     {
         _out = stdout;
         _images = images;
         _format = format;
         _imageOpts = imageOpts;
         _readOnly = readOnly;
+        _defaults = defaults;
+    }
+
+    /// <summary>Open options from qemu-io's -n (cache=none), -t/--cache MODE and -o KEY=VALUE,...</summary>
+    private static ImageOptions OpenOptions(GetOpt o)
+    {
+        var options = new ImageOptions();
+        try
+        {
+            if (o.Has("n"))
+                options = options with { Cache = HostCacheMode.None };
+            if ((o.Get("t") ?? o.Get("cache")) is { } mode)
+                options = options with { Cache = HostCache.Parse(mode) };
+            foreach (var spec in o.GetAll("o"))
+                options = ImageOpenOptions.Apply(options, ImageArgs.ParseKeyValues(spec));
+        }
+        catch (BlockException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        return options;
     }
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
@@ -29,7 +51,7 @@ public sealed class IoCommand
         var o = new GetOpt(args, "cfto", "rnshqUkdT", ["object", "cache", "aio"], ["image-opts", "force-share"]);
         var images = new ImageArgs();
         images.AddObjects(o.GetAll("object"));
-        var io = new IoCommand(stdout, images, o.Get("f"), o.Has("image-opts"), o.Has("r"));
+        var io = new IoCommand(stdout, images, o.Get("f"), o.Has("image-opts"), o.Has("r"), OpenOptions(o));
         int status = 0;
         try
         {
@@ -61,7 +83,7 @@ public sealed class IoCommand
         return status;
     }
 
-    private void Open(string name) => _drv = _images.Open(name, _format, _imageOpts, _readOnly);
+    private void Open(string name) => _drv = _images.Open(name, _format, _imageOpts, _readOnly, defaults: _defaults);
 
     private void Close()
     {
@@ -102,8 +124,9 @@ public sealed class IoCommand
                     return InfoCmd();
                 case "open" or "o":
                     Close();
-                    var oo = new GetOpt(args, "o", "rsnkU");
+                    var oo = new GetOpt(args, "ot", "rsnkU");
                     _readOnly = oo.Has("r");
+                    _defaults = OpenOptions(oo);
                     Open(oo.Operands.Count > 0 ? oo.Operands[0] : throw new UsageException("open: filename missing"));
                     return true;
                 case "close" or "c":

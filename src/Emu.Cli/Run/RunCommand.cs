@@ -1,4 +1,5 @@
 using System.Globalization;
+using Emu.Block;
 using Emu.Machine;
 
 namespace Emu.Cli.Run;
@@ -66,7 +67,17 @@ public static class RunCommand
         var kv = ImageArgs.ParseKeyValues(spec, "file");
         string path = kv.GetValueOrDefault("file") ?? throw new UsageException($"--disk '{spec}': no path");
         bool snapshot = kv.TryGetValue("snapshot", out var s) && s is "on" or "true" or "yes";
-        return new DiskConfig { Path = Path.GetFullPath(path), Format = kv.GetValueOrDefault("format"), Snapshot = snapshot };
+        var options = kv.Where(p => p.Key is not ("file" or "format" or "snapshot")).ToDictionary();
+        try
+        {
+            // Bad values fail here, before the machine is built.
+            ImageOpenOptions.Apply(new ImageOptions(), options);
+        }
+        catch (BlockException e)
+        {
+            throw new UsageException($"--disk '{spec}': {e.Message}");
+        }
+        return new DiskConfig { Path = Path.GetFullPath(path), Format = kv.GetValueOrDefault("format"), Snapshot = snapshot, Options = options };
     }
 
     /// <summary>config/default.json of the project the program was built from.</summary>
