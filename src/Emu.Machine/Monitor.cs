@@ -130,9 +130,7 @@ public sealed class Monitor
                     _output.WriteLine(l);
                 break;
             case "cpustats":
-                var (count, seconds) = _pc.CpuStats();
-                _output.WriteLine(string.Format(CultureInfo.InvariantCulture, "instructions: {0}  host time: {1:F2} s  average: {2:F1} MIPS",
-                    count, seconds, seconds > 0 ? count / seconds / 1e6 : 0));
+                _output.WriteLine(_pc.CpuStats());
                 break;
             default:
                 _output.WriteLine("info snapshots|registers|block|status|screen|cpustats");

@@ -192,7 +192,7 @@ public sealed class Pc : IDisposable
     }
 
     /// <summary>Instructions retired and host seconds the machine has been running (for MIPS).</summary>
-    public (ulong Instructions, double Seconds) CpuStats() => (_cpu.InstructionCount, _hostClock.Elapsed.TotalSeconds);
+    public CpuStats CpuStats() => new(_cpu.InstructionCount, _hostClock.Elapsed.TotalSeconds);
 
     /// <summary>Asks the run loop to stop (monitor quit, Ctrl-C); the run ends cleanly with status 0.</summary>
     public void RequestQuit() => _quitRequested = true;

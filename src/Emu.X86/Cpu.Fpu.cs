@@ -3,7 +3,7 @@ using Iced.Intel;
 namespace Emu.X86;
 
 // x87 instruction execution on top of SoftFloat: stack management, exception flags and masking,
-// memory formats, environment save/restore. Transcendentals go through double precision.
+// memory formats, environment save/restore. Transcendentals live in Cpu.Transcendental.cs.
 public sealed partial class Cpu
 {
     readonly X87 _fpu;
@@ -536,51 +536,6 @@ public sealed partial class Cpu
             if ((q & 4) != 0) c |= X87.C0;
         }
         _fpu.Status = (ushort)((_fpu.Status & ~(X87.C0 | X87.C1 | X87.C2 | X87.C3)) | c);
-    }
-
-    /// <summary>Transcendental functions computed in double precision (not bit-exact to 80 bits).</summary>
-    void FpuTranscendental(Mnemonic m)
-    {
-        bool two = m is Mnemonic.Fpatan or Mnemonic.Fyl2x or Mnemonic.Fyl2xp1;
-        if (_fpu.IsEmpty(0) || (two && _fpu.IsEmpty(1))) { if (FpuUnderflow()) _fpu.Set(0, Float80.Indefinite); return; }
-        double x = _fpu.St(0).ToDouble();
-        _fpu.Status &= unchecked((ushort)~(X87.C1 | X87.C2));
-        if (m is Mnemonic.Fsin or Mnemonic.Fcos or Mnemonic.Fsincos or Mnemonic.Fptan && Math.Abs(x) >= 9.2233720368547758e18)
-        {
-            _fpu.Status |= X87.C2;   // out of range: operand unchanged
-            return;
-        }
-        var st = new SoftFloat.Status { Flags = SoftFloat.PE };
-        switch (m)
-        {
-            case Mnemonic.Fsin: _fpu.Set(0, Float80.FromDouble(Math.Sin(x))); break;
-            case Mnemonic.Fcos: _fpu.Set(0, Float80.FromDouble(Math.Cos(x))); break;
-            case Mnemonic.Fsincos:
-                _fpu.Set(0, Float80.FromDouble(Math.Sin(x)));
-                FpuPush(Float80.FromDouble(Math.Cos(x)));
-                break;
-            case Mnemonic.Fptan:
-                _fpu.Set(0, Float80.FromDouble(Math.Tan(x)));
-                FpuPush(Float80.One);
-                break;
-            case Mnemonic.F2xm1: _fpu.Set(0, Float80.FromDouble(Math.Pow(2, x) - 1)); break;
-            default:
-                {
-                    double y = _fpu.St(1).ToDouble();
-                    double r = m switch
-                    {
-                        Mnemonic.Fpatan => Math.Atan2(y, x),
-                        Mnemonic.Fyl2x => y * Math.Log2(x),
-                        _ => y * Math.Log2(1 + x),
-                    };
-                    if (m == Mnemonic.Fyl2x && x == 0) st.Flags |= SoftFloat.ZE;
-                    if (double.IsNaN(r) && !double.IsNaN(x) && !double.IsNaN(y)) st.Flags |= SoftFloat.IE;
-                    _fpu.Pop();
-                    _fpu.Set(0, double.IsNaN(r) ? Float80.Indefinite : Float80.FromDouble(r));
-                    break;
-                }
-        }
-        FpuReport(st);
     }
 
     /// <summary>Pushes a constant; <paramref name="roundedUp"/> tells which way the stored nearest value was rounded,

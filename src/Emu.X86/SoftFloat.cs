@@ -48,9 +48,9 @@ public static class SoftFloat
 
     static Float80 Pack(bool sign, int exp, ulong mant) => new((ushort)((sign ? 0x8000 : 0) | exp), mant);
 
-    static Float80 Quiet(Float80 a) => new(a.SignExp, a.Mantissa | QuietBit);
+    internal static Float80 Quiet(Float80 a) => new(a.SignExp, a.Mantissa | QuietBit);
 
-    static Float80 PropagateNaN(Float80 a, Float80 b, ref Status st)
+    internal static Float80 PropagateNaN(Float80 a, Float80 b, ref Status st)
     {
         if (a.IsSignalingNaN || b.IsSignalingNaN) st.Flags |= IE;
         if (a.IsNaN && b.IsNaN) return Quiet((a.Mantissa << 1) >= (b.Mantissa << 1) ? a : b);
@@ -111,7 +111,7 @@ public static class SoftFloat
     }
 
     /// <summary>Rounds to the extended format at precision <paramref name="prec"/> (24, 53 or 64 bits).</summary>
-    static Float80 RoundPack(bool sign, int exp, UInt128 sig, int prec, int rc, ref Status st)
+    internal static Float80 RoundPack(bool sign, int exp, UInt128 sig, int prec, int rc, ref Status st)
     {
         if (sig == 0) return Pack(sign, 0, 0);
         int lz = (int)UInt128.LeadingZeroCount(sig);

@@ -154,3 +154,62 @@ public class MonitorTests
         }
     }
 }
+
+/// <summary><c>emu run --cpu-stats</c> reports the guest's instruction count, time and MIPS on stderr at the end.</summary>
+public class CpuStatsTests
+{
+    [Fact]
+    public void RunWithCpuStatsPrintsInstructionsTimeAndMips()
+    {
+        string dir = Directory.CreateTempSubdirectory("emu-cpustats-").FullName;
+        try
+        {
+            // A blank disk: SeaBIOS runs, finds nothing to boot, and the timeout ends the run.
+            string disk = Path.Combine(dir, "blank.qcow2");
+            Qcow2Creator.Create(disk, new Qcow2CreateOptions { Size = 1 << 20 });
+            var stderr = new StringWriter();
+            int status = Emu.Cli.Run.RunCommand.Run(
+                ["--disk", disk, "--serial", "none", "--debugcon", "none", "--monitor", "none", "--timeout", "2", "--cpu-stats"], stderr);
+            Assert.Equal(124, status);
+            var m = System.Text.RegularExpressions.Regex.Match(stderr.ToString(),
+                @"^instructions: (\d+)  host time: (\d+\.\d\d) s  average: (\d+\.\d) MIPS\r?$", System.Text.RegularExpressions.RegexOptions.Multiline);
+            Assert.True(m.Success, stderr.ToString());
+            ulong count = ulong.Parse(m.Groups[1].Value);
+            double seconds = double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+            double mips = double.Parse(m.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(count > 0);
+            Assert.InRange(seconds, 1.9, 60);
+            Assert.Equal(count / seconds / 1e6, mips, 0.1 + mips * 0.01);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void WithoutTheOptionNothingIsPrinted()
+    {
+        string dir = Directory.CreateTempSubdirectory("emu-cpustats-").FullName;
+        try
+        {
+            string disk = Path.Combine(dir, "blank.qcow2");
+            Qcow2Creator.Create(disk, new Qcow2CreateOptions { Size = 1 << 20 });
+            var stderr = new StringWriter();
+            Assert.Equal(124, Emu.Cli.Run.RunCommand.Run(
+                ["--disk", disk, "--serial", "none", "--debugcon", "none", "--monitor", "none", "--timeout", "1"], stderr));
+            Assert.DoesNotContain("MIPS", stderr.ToString());
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void StatsLineFormatsAverage()
+    {
+        Assert.Equal("instructions: 150000000  host time: 1.50 s  average: 100.0 MIPS", new CpuStats(150_000_000, 1.5).ToString());
+        Assert.Equal(0, new CpuStats(5, 0).Mips);
+    }
+}

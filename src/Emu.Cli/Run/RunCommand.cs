@@ -10,7 +10,8 @@ public static class RunCommand
     public static int Run(string[] args, TextWriter stderr)
     {
         var o = new GetOpt(args, "", "h",
-            ["config", "disk", "cdrom", "memory", "bios", "boot", "display", "serial", "debugcon", "monitor", "loadvm", "timeout"]);
+            ["config", "disk", "cdrom", "memory", "bios", "boot", "display", "serial", "debugcon", "monitor", "loadvm", "timeout"],
+            ["cpu-stats"]);
         if (o.Operands.Count > 0)
             throw new UsageException($"unexpected argument '{o.Operands[0]}'");
         string configPath = o.Get("config") ?? DefaultConfig();
@@ -59,7 +60,10 @@ public static class RunCommand
             e.Cancel = true;
             pc.RequestQuit();
         };
-        return pc.Run();
+        int status = pc.Run();
+        if (o.Has("cpu-stats"))
+            stderr.WriteLine(pc.CpuStats());
+        return status;
     }
 
     private static DiskConfig ParseDisk(string spec)
