@@ -14,6 +14,7 @@ public class CpuOracleTests
     [InlineData("alu16", 3000)]
     [InlineData("alu32", 3000)]
     [InlineData("strings", 700)]
+    [InlineData("x87", 6000)]
     public void TranscriptMatchesQemu(string guest, int minLines)
     {
         string dir = Directory.CreateTempSubdirectory("emu-cpu-").FullName;
