@@ -15,6 +15,8 @@ public class CpuOracleTests
     [InlineData("alu32", 3000)]
     [InlineData("strings", 700)]
     [InlineData("x87", 6000)]
+    [InlineData("pmode", 50)]
+    [InlineData("invalid", 110)]
     public void TranscriptMatchesQemu(string guest, int minLines)
     {
         string dir = Directory.CreateTempSubdirectory("emu-cpu-").FullName;
