@@ -17,6 +17,7 @@ public class CpuOracleTests
     [InlineData("x87", 6000)]
     [InlineData("pmode", 50)]
     [InlineData("invalid", 110)]
+    [InlineData("paging", 50)]
     public void TranscriptMatchesQemu(string guest, int minLines)
     {
         string dir = Directory.CreateTempSubdirectory("emu-cpu-").FullName;
