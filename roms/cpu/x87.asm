@@ -389,11 +389,11 @@ SW_CC equ 0xFFFD
 SW_NOCC equ 0xBAFD
 ; QEMU's FPREM1 leaves the quotient bits (C0, C3, C1) clear
 SW_FPREM1 equ 0xBCFD
-NRAND equ 40
+NRAND equ 24
 align 2
 ; control words: all exceptions masked; RC nearest/down/up/zero at 64-bit precision, then
-; nearest at 53 bits, up at 24 bits, zero at 53 bits
-modes: dw 0x037F, 0x077F, 0x0B7F, 0x0F7F, 0x027F, 0x087F, 0x0E7F
+; nearest at 53 bits and up at 24 bits
+modes: dw 0x037F, 0x077F, 0x0B7F, 0x0F7F, 0x027F, 0x087F
 NMODES equ ($ - modes) / 2
 NMODES64 equ 4                  ; the 64-bit precision modes: precision control only applies to
                                 ; FADD/FSUB/FMUL/FDIV/FSQRT, and QEMU also applies it to FRNDINT

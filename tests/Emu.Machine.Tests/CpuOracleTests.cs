@@ -11,8 +11,8 @@ public class CpuOracleTests
     private const int TimeoutSeconds = 60;
 
     [Theory]
-    [InlineData("alu16", 3000)]
-    [InlineData("alu32", 3000)]
+    [InlineData("alu16", 2000)]
+    [InlineData("alu32", 2000)]
     [InlineData("strings", 700)]
     [InlineData("x87", 6000)]
     [InlineData("pmode", 50)]
