@@ -18,7 +18,7 @@ public class CpuOracleTests
     [InlineData("pmode", 50)]
     [InlineData("invalid", 110)]
     [InlineData("paging", 50)]
-    public void TranscriptMatchesQemu(string guest, int minLines)
+    public async Task TranscriptMatchesQemu(string guest, int minLines)
     {
         string dir = Directory.CreateTempSubdirectory("emu-cpu-").FullName;
         try
@@ -38,7 +38,7 @@ public class CpuOracleTests
             };
             using (var pc = new Pc(cfg, Stream.Null))
                 status = pc.Run();
-            int qemuStatus = qemu.Result;
+            int qemuStatus = await qemu;
 
             var theirs = Results(File.ReadAllText(qemuLog));
             var ours = Results(File.ReadAllText(emuLog));
