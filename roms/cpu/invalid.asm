@@ -6,7 +6,9 @@
 ; 0F 18..1F hint space, VEX/EVEX). Left out because QEMU's TCG does not model them (Emu raises the
 ; architectural fault in each): #UD for LOCK MOV; #GP for a near JMP/RET beyond the CS limit
 ; (QEMU runs on at the target); segment limit, type and null checks on data accesses (reads past a
-; data segment's limit, writes to read-only or code segments, use of a null DS, SS limit #SS).
+; data segment's limit, writes to read-only or code segments, use of a null DS, SS limit #SS);
+; #MF on an arithmetic x87 instruction that follows an unmasked exception (QEMU raises it only at
+; FWAIT, so the cases here end with FWAIT).
 %include "common.inc"
 %include "pm.inc"
 
@@ -248,6 +250,36 @@ ENDTRY
     mov eax, cr0
     and eax, ~2
     mov cr0, eax
+TRY "x87 unmasked zero divide"
+    mov eax, cr0
+    or eax, 0x20                ; NE: report through #MF
+    mov cr0, eax
+    fninit
+    fldcw [cw_zm]
+    fld1
+    fldz
+    fdivp st1, st0              ; the exception is pending until the next waiting instruction
+    mov eax, 1
+    fwait
+ENDTRY
+    fninit
+TRY "x87 unmasked invalid"
+    fninit
+    fldcw [cw_im]
+    fldz
+    fsqrt
+    fld1
+    fchs
+    fsqrt
+    fnstsw ax
+    fwait
+ENDTRY
+    fnstsw ax
+    movzx eax, ax
+    and eax, ~0x4700            ; C0..C3 are undefined after FSQRT
+    call phex8_32
+    call nl32
+    fninit
 TRY "clean"
     nop
 ENDTRY
@@ -261,4 +293,6 @@ align 4
 scratch: dd 0
 bounds: dd 10, 100
 bounds16: dw 0, 100
+cw_zm: dw 0x037B                 ; all masked but ZE
+cw_im: dw 0x037E                 ; all masked but IE
 image_end:
