@@ -112,7 +112,8 @@ public sealed partial class Cpu
 
     uint PageFault(uint lin, uint err)
     {
-        _cr2 = lin;
+        // The first fault of an instruction wins: the rest of a split access must not move CR2.
+        if (!_faulted) _cr2 = lin;
         RaiseFault(Vector.PF, (int)err);
         return 0;
     }

@@ -71,7 +71,9 @@ public static class SoftFloat
         bool tiny = false;
         if (exp < emin)
         {
-            tiny = true;
+            // x87 detects tininess after rounding with an unbounded exponent: a result just below the
+            // smallest normal that rounds up to it is not tiny.
+            tiny = exp < emin - 1 || !RoundsIntoNextBinade(sign, sig, prec, rc);
             sig = ShiftRightJam(sig, emin - exp);
             exp = emin;
         }
@@ -108,6 +110,21 @@ public static class SoftFloat
             return prec == 64 ? ulong.MaxValue : ulong.MaxValue << (64 - prec);
         }
         return (ulong)(sig >> 64);
+    }
+
+    /// <summary>Whether rounding the normalized <paramref name="sig"/> to <paramref name="prec"/> bits carries into the next power of two.</summary>
+    static bool RoundsIntoNextBinade(bool sign, UInt128 sig, int prec, int rc)
+    {
+        UInt128 lsb = (UInt128)1 << (128 - prec);
+        UInt128 rem = sig & (lsb - 1);
+        if (rem == 0 || (sig | (lsb - 1)) != UInt128.MaxValue) return false;
+        return rc switch
+        {
+            RoundNearest => rem >= lsb >> 1,   // kept bits all ones, so a tie rounds up to even too
+            RoundDown => sign,
+            RoundUp => !sign,
+            _ => false,
+        };
     }
 
     /// <summary>Rounds to the extended format at precision <paramref name="prec"/> (24, 53 or 64 bits).</summary>

@@ -56,6 +56,21 @@ public class PagingTests
     }
 
     [Fact]
+    public void SplitReadReportsTheFirstByteOfTheMissingPageInCr2()
+    {
+        // Found against QEMU: the remaining bytes of a page-crossing read moved CR2 past the page start.
+        var m = ProtectedMode.Boot(a =>
+        {
+            EnablePaging(a);
+            a.mov(eax, __dword_ptr[0x300FFE]);
+            a.hlt();
+        }, setup: m => BuildTables(m, pte => pte[0x301] = 0));
+        Assert.Equal(0x80 | 14, m.ExitCode);
+        Assert.Equal(0x301000u, m.Dword(ProtectedMode.Cr2Slot));
+        Assert.Equal(0u, m.Dword(ProtectedMode.ErrorSlot));
+    }
+
+    [Fact]
     public void WriteProtectFaultsSupervisorOnlyWithWp()
     {
         // Without CR0.WP the supervisor may write a read-only page.

@@ -59,6 +59,23 @@ public class SoftFloatTests
     }
 
     [Fact]
+    public void TininessIsDetectedAfterRounding()
+    {
+        // smallest normal minus the smallest denormal: just below 2^-16382. At 53-bit precision it
+        // rounds up to the smallest normal, so it is not tiny and UE stays clear (found against QEMU).
+        Float80 min = new(1, 0x8000000000000000), denormal = new(0, 1);
+        var st = new SoftFloat.Status();
+        Assert.Equal(min, SoftFloat.Sub(min, denormal, SoftFloat.RoundNearest, 53, ref st));
+        Assert.NotEqual(0, st.Flags & SoftFloat.PE);
+        Assert.Equal(0, st.Flags & SoftFloat.UE);
+        // Chopped, the same difference stays below 2^-16382: tiny and inexact.
+        st = new SoftFloat.Status();
+        Float80 r = SoftFloat.Sub(min, denormal, SoftFloat.RoundChop, 53, ref st);
+        Assert.Equal(0, r.Exponent);
+        Assert.NotEqual(0, st.Flags & SoftFloat.UE);
+    }
+
+    [Fact]
     public void DoubleConversionRoundTripsAndRounds()
     {
         var st = new SoftFloat.Status();
