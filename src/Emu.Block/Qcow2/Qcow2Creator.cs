@@ -15,6 +15,8 @@ public sealed record Qcow2CreateOptions
     public string? BackingFormat { get; init; }
     /// <summary>Passphrase for legacy AES encryption (encrypt.format=aes), or null.</summary>
     public string? AesKey { get; init; }
+    /// <summary>Qcow2Header.CompressionZlib or CompressionZstd (which needs version 3).</summary>
+    public byte CompressionType { get; init; }
 }
 
 /// <summary>Creates empty qcow2 images laid out as QEMU lays them out.</summary>
@@ -31,6 +33,8 @@ public static class Qcow2Creator
             throw new BlockException("Different refcount widths than 16 bits require compatibility level 1.1 or above (use compat=1.1 or greater)");
         if (o.Version == 2 && o.LazyRefcounts)
             throw new BlockException("Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
+        if (o.Version == 2 && o.CompressionType != Qcow2Header.CompressionZlib)
+            throw new BlockException("Non-zlib compression type is only supported with compatibility level 1.1 and above (use version=v3 or greater)");
         if (o.Size < 0)
             throw new BlockException("Image size must be a non-negative number");
         if (o.BackingFormat != null && o.BackingFile == null)
@@ -71,6 +75,8 @@ public static class Qcow2Creator
             RefcountTableClusters = (int)tableClusters,
             RefcountOrder = order,
             CompatibleFeatures = o.LazyRefcounts ? Qcow2Header.CompatLazyRefcounts : 0,
+            IncompatibleFeatures = o.CompressionType != Qcow2Header.CompressionZlib ? Qcow2Header.IncompatCompression : 0,
+            CompressionType = o.CompressionType,
             BackingFile = o.BackingFile,
             BackingFormat = o.BackingFormat,
         };

@@ -60,8 +60,7 @@ public static partial class ImgCommand
         bool lazy = opts.TryGetValue("lazy_refcounts", out var lz) && OnOff("lazy_refcounts", lz);
         if (opts.TryGetValue("extended_l2", out var el2) && OnOff("extended_l2", el2))
             throw new UsageException("extended_l2=on is not supported yet");
-        if (opts.TryGetValue("compression_type", out var ct) && ct != "zlib")
-            throw new UsageException(ct == "zstd" ? "compression_type=zstd is not supported yet" : $"Invalid compression_type: '{ct}'");
+        string compression = opts.GetValueOrDefault("compression_type") ?? "zlib";
         if (opts.TryGetValue("preallocation", out var pre) && pre != "off")
             throw new UsageException($"preallocation={pre} is not supported yet");
 
@@ -104,10 +103,12 @@ public static partial class ImgCommand
             var line = $"Formatting '{file}', fmt=qcow2";
             if (encrypt)
                 line += " encrypt.format=aes encrypt.key-secret=" + opts["encrypt.key-secret"];
-            line += $" cluster_size={clusterSize}";
+            line += $" cluster_size={clusterSize} extended_l2=off";
+            if (pre != null)
+                line += $" preallocation={pre}";
+            line += $" compression_type={compression} size={size}";
             if (compat != null)
                 line += $" compat={compat}";
-            line += $" extended_l2=off compression_type=zlib size={size}";
             if (backing != null)
                 line += $" backing_file={backing}";
             if (backingFmt != null)
@@ -115,8 +116,17 @@ public static partial class ImgCommand
             line += $" lazy_refcounts={(lazy ? "on" : "off")} refcount_bits={refcountBits}";
             stdout.WriteLine(line);
         }
+        byte compressionType = compression switch
+        {
+            "zlib" => Qcow2Header.CompressionZlib,
+            "zstd" => Qcow2Header.CompressionZstd,
+            _ => throw new UsageException($"{file}: Parameter 'compression-type' does not accept value '{compression}'"),
+        };
+        if (compressionType != Qcow2Header.CompressionZlib && version < 3)
+            throw new UsageException($"{file}: Non-zlib compression type is only supported with compatibility level 1.1 and above (use version=v3 or greater)");
         Qcow2Creator.Create(file, new Qcow2CreateOptions
         {
+            CompressionType = compressionType,
             Size = size.Value,
             Version = version,
             ClusterSize = clusterSize,
