@@ -55,6 +55,8 @@ public sealed class HostFile : IDisposable
 
     public long Length => RandomAccess.GetLength(_handle);
 
+    internal SafeFileHandle Handle => _handle;
+
     public void SetLength(long length) => RandomAccess.SetLength(_handle, length);
 
     /// <summary>Reads exactly buffer.Length bytes; bytes past the end of the file read as zeroes.</summary>

@@ -21,6 +21,8 @@ public class DifferentialTests
     [InlineData(15, 1 << 20)]
     [InlineData(16, 65536, "compression_type=zstd")]
     [InlineData(17, 4096, "compression_type=zstd")]
+    [InlineData(18, 65536, "preallocation=metadata")]
+    [InlineData(19, 4096, "preallocation=falloc")]
     public void RandomWorkloadMatchesQemu(int seed, int clusterSize, string options = "")
     {
         using var dir = new TempDir();
