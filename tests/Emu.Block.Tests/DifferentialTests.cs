@@ -19,12 +19,16 @@ public class DifferentialTests
     [InlineData(13, 262144)]
     [InlineData(14, 524288)]
     [InlineData(15, 1 << 20)]
-    public void RandomWorkloadMatchesQemu(int seed, int clusterSize)
+    [InlineData(16, 65536, "compression_type=zstd")]
+    [InlineData(17, 4096, "compression_type=zstd")]
+    [InlineData(18, 65536, "preallocation=metadata")]
+    [InlineData(19, 4096, "preallocation=falloc")]
+    public void RandomWorkloadMatchesQemu(int seed, int clusterSize, string options = "")
     {
         using var dir = new TempDir();
         string ours = dir.File("ours.qcow2"), twin = dir.File("twin.qcow2");
         long size = (24L << 20) + 8192;
-        string[] create = ["create", "-q", "-f", "qcow2", "-o", $"cluster_size={clusterSize}"];
+        string[] create = ["create", "-q", "-f", "qcow2", "-o", $"cluster_size={clusterSize}{(options == "" ? "" : "," + options)}"];
         Assert.Equal(0, Tools.Img([.. create, ours, size.ToString()]).ExitCode);
         Assert.Equal(0, Tools.QemuImg([.. create, twin, size.ToString()]).ExitCode);
         var rnd = new Random(seed);

@@ -183,4 +183,72 @@ public class HostileImageTests
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("overflow", r.Err);
     }
+
+    /// <summary>A zstd image whose first cluster's descriptor points at the given frame (stored at 0x50000).</summary>
+    private static string ZstdImageWithFrame(TempDir dir, byte[] frame)
+    {
+        string path = dir.File("z.qcow2");
+        Assert.Equal(0, Tools.QemuImg("create", "-q", "-f", "qcow2", "-o", "compression_type=zstd", path, "1M").ExitCode);
+        Assert.Equal(0, Tools.QemuIo("-c", "write -c -P 3 0 64k", path).ExitCode);
+        using (var f = File.Open(path, FileMode.Open))
+        {
+            f.Position = 0x50000;
+            f.Write(frame);
+            f.Write(new byte[511]);
+        }
+        ulong extraSectors = (ulong)((frame.Length - 1) / 512);
+        Patch(path, 0x40000, (1UL << 62) | (extraSectors << 54) | 0x50000UL, 8);
+        return path;
+    }
+
+    [Fact]
+    public void ZstdFrameClaimingAHugeWindowIsRefused()
+    {
+        using var dir = new TempDir();
+        using var c = new ZstdSharp.Compressor(3);
+        c.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_windowLog, 27);
+        var bomb = c.Wrap(new byte[64 << 20]).ToArray();
+        Assert.True(bomb.Length < 64 * 1024);
+        string path = ZstdImageWithFrame(dir, bomb);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var r = Tools.Io("-c", "read 0 4096", path);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20, "a zstd bomb must not be inflated");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("decompress", r.Err);
+    }
+
+    [Fact]
+    public void ZstdFrameLongerThanAClusterStopsAtTheCluster()
+    {
+        using var dir = new TempDir();
+        using var c = new ZstdSharp.Compressor(3);
+        c.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_windowLog, 10);
+        var data = new byte[32 << 20];
+        data.AsSpan().Fill(9);
+        var bomb = c.Wrap(data).ToArray();
+        string path = ZstdImageWithFrame(dir, bomb);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var r = Tools.Io("-c", "read -P 9 0 64k", path);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20, "only one cluster may be inflated");
+        Assert.Equal(0, r.ExitCode);
+        Assert.DoesNotContain("failed", r.Out);
+    }
+
+    [Fact]
+    public void ZstdGarbageAndTruncatedFramesGiveAnError()
+    {
+        using var dir = new TempDir();
+        using var c = new ZstdSharp.Compressor(3);
+        var frame = c.Wrap(Data.Pattern(65536, 4).AsSpan(0, 30000)).ToArray();
+        foreach (var bad in new[] { Enumerable.Repeat((byte)0xff, 600).ToArray(), frame[..(frame.Length / 2)] })
+        {
+            string path = ZstdImageWithFrame(dir, bad);
+            var r = Tools.Io("-c", "read 0 4096", path);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("decompress", r.Err);
+            File.Delete(path);
+        }
+    }
 }

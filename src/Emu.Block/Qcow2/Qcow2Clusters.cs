@@ -213,7 +213,10 @@ public sealed partial class Qcow2Driver
         var input = new byte[csize];
         _file.Read(coffset, input);
         var output = new byte[ClusterSize];
-        if (!Qcow2Compression.Inflate(input, output))
+        bool ok = Header.CompressionType == Qcow2Header.CompressionZstd
+            ? Qcow2Zstd.Decompress(input, output)
+            : Qcow2Compression.Inflate(input, output);
+        if (!ok)
             throw new BlockException($"Could not decompress cluster at host offset 0x{coffset:x}: invalid compressed data");
         _decompressed = output;
         _decompressedEntry = entry;

@@ -23,7 +23,9 @@ public sealed partial class Qcow2Driver
                 int n = Math.Min(data.Length, ClusterSize);
                 Array.Clear(cluster);
                 data[..n].CopyTo(cluster);
-                int size = Qcow2Compression.Deflate(cluster, packed);
+                int size = Header.CompressionType == Qcow2Header.CompressionZstd
+                    ? Qcow2Zstd.Compress(cluster, packed)
+                    : Qcow2Compression.Deflate(cluster, packed);
                 if (size < 0)
                 {
                     WriteInternal(offset, data[..n]);

@@ -19,6 +19,8 @@ public sealed record Qcow2CreateOptions
     public string? DataFile { get; init; }
     /// <summary>The data file is kept a valid raw image of the disk (data_file_raw).</summary>
     public bool DataFileRaw { get; init; }
+    /// <summary>Qcow2Header.CompressionZlib or CompressionZstd (which needs version 3).</summary>
+    public byte CompressionType { get; init; }
 }
 
 /// <summary>Creates empty qcow2 images laid out as QEMU lays them out.</summary>
@@ -35,6 +37,8 @@ public static class Qcow2Creator
             throw new BlockException("Different refcount widths than 16 bits require compatibility level 1.1 or above (use compat=1.1 or greater)");
         if (o.Version == 2 && o.LazyRefcounts)
             throw new BlockException("Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
+        if (o.Version == 2 && o.CompressionType != Qcow2Header.CompressionZlib)
+            throw new BlockException("Non-zlib compression type is only supported with compatibility level 1.1 and above (use version=v3 or greater)");
         if (o.Size < 0)
             throw new BlockException("Image size must be a non-negative number");
         if (o.BackingFormat != null && o.BackingFile == null)
@@ -81,10 +85,12 @@ public static class Qcow2Creator
             RefcountTableClusters = (int)tableClusters,
             RefcountOrder = order,
             CompatibleFeatures = o.LazyRefcounts ? Qcow2Header.CompatLazyRefcounts : 0,
+            CompressionType = o.CompressionType,
             BackingFile = o.BackingFile,
             BackingFormat = o.BackingFormat,
             DataFile = o.DataFile,
-            IncompatibleFeatures = o.DataFile != null ? Qcow2Header.IncompatDataFile : 0,
+            IncompatibleFeatures = (o.CompressionType != Qcow2Header.CompressionZlib ? Qcow2Header.IncompatCompression : 0)
+                | (o.DataFile != null ? Qcow2Header.IncompatDataFile : 0),
             AutoclearFeatures = o.DataFileRaw ? Qcow2Header.AutoclearDataFileRaw : 0,
         };
 

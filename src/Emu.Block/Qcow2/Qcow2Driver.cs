@@ -84,8 +84,6 @@ public sealed partial class Qcow2Driver : BlockDriver
             if ((header.IncompatibleFeatures & Qcow2Header.IncompatExtendedL2) != 0)
                 throw new BlockException($"'{path}' uses extended L2 entries (subclusters), which this version does not support yet");
             dataFile = OpenDataFile(path, header, options);
-            if (header.CompressionType != 0)
-                throw new BlockException($"'{path}' uses zstd compression, which this version does not support yet");
             if ((header.IncompatibleFeatures & Qcow2Header.IncompatCorrupt) != 0 && !options.ReadOnly)
                 throw new BlockException($"qcow2: Image is corrupt; cannot be opened read/write");
             Qcow2Crypto? crypto = null;

@@ -24,6 +24,7 @@ public sealed class Qcow2Header
 
     public const ulong IncompatDirty = 1, IncompatCorrupt = 2, IncompatDataFile = 4, IncompatCompression = 8, IncompatExtendedL2 = 16;
     public const ulong CompatLazyRefcounts = 1;
+    public const byte CompressionZlib = 0, CompressionZstd = 1;
     public const ulong AutoclearBitmaps = 1, AutoclearDataFileRaw = 2;
 
     public int Version;

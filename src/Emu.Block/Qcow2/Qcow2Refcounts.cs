@@ -15,8 +15,11 @@ public sealed partial class Qcow2Driver
     private long _freeByteOffset;
     private readonly List<(long Cluster, int Count, bool Punch)> _pendingFrees = [];
 
+    private int _refCacheBlocks;
+
     private void InitRefcounts(int cachedBlocks)
     {
+        _refCacheBlocks = cachedBlocks;
         int bits = Header.RefcountBits;
         _refBlockBits = ClusterBits + 3 - Header.RefcountOrder;
         _refMax = bits == 64 ? ulong.MaxValue : (1UL << bits) - 1;

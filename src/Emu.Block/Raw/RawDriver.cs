@@ -50,10 +50,14 @@ public sealed class RawDriver : BlockDriver
     }
 
     /// <summary>Creates a raw image of the given size (sparse).</summary>
-    public static void Create(string path, long size)
+    /// <summary>Creates a raw image of the given size, its space reserved or written as the mode asks.</summary>
+    public static void Create(string path, long size, Preallocation mode = Preallocation.Off)
     {
         using var f = HostFile.Create(path);
-        f.SetLength(size);
+        PreallocationModes.Extend(f, size, mode);
+        // QEMU writes the first block so that later opens can probe the alignment; the file looks the same.
+        if (mode != Preallocation.Full && size > 0)
+            f.Write(0, new byte[Math.Min(size, 4096)]);
     }
 
     public override void Dispose() => _file.Dispose();

@@ -25,6 +25,8 @@ public static partial class ImgCommand
                 "resize" => Resize(rest, stdout),
                 "rebase" => Rebase(rest, stdout),
                 "commit" => Commit(rest, stdout),
+                "measure" => Measure(rest, stdout),
+                "amend" => Amend(rest, stdout),
                 "--help" or "-h" => Help(stdout),
                 _ => throw new UsageException($"Command not found: {args[0]}"),
             };
@@ -44,7 +46,7 @@ public static partial class ImgCommand
     private static int Help(TextWriter stdout)
     {
         stdout.WriteLine("usage: emu img [standard options] command [command options]");
-        stdout.WriteLine("Commands: create, info, check, convert, snapshot, map, compare, resize, rebase, commit, bench (qemu-img syntax)");
+        stdout.WriteLine("Commands: create, info, check, convert, snapshot, map, compare, resize, rebase, commit, measure, amend, bench (qemu-img syntax)");
         return 0;
     }
 

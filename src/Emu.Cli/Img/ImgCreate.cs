@@ -36,9 +36,14 @@ public static partial class ImgCommand
                     throw new UsageException($"Invalid parameter '{k}'\nemu img: {file}: Invalid options for file format 'raw'");
             if (size == null)
                 throw new UsageException("Image creation needs a size parameter");
+            string? rawPre = opts.GetValueOrDefault("preallocation");
             if (!quiet)
-                stdout.WriteLine($"Formatting '{file}', fmt=raw size={size}");
-            RawDriver.Create(file, size.Value);
+                stdout.WriteLine($"Formatting '{file}', fmt=raw size={size}" + (rawPre != null ? $" preallocation={rawPre}" : ""));
+            var rawMode = rawPre == null ? Preallocation.Off
+                : PreallocationModes.Parse(rawPre) ?? throw new UsageException($"{file}: invalid parameter value: {rawPre}");
+            if (rawMode == Preallocation.Metadata)
+                throw new UsageException($"{file}: Unsupported preallocation mode: metadata");
+            RawDriver.Create(file, (size.Value + 511) & ~511L, rawMode);
             return 0;
         }
         if (format != "qcow2")
@@ -61,10 +66,8 @@ public static partial class ImgCommand
         bool lazy = opts.TryGetValue("lazy_refcounts", out var lz) && OnOff("lazy_refcounts", lz);
         if (opts.TryGetValue("extended_l2", out var el2) && OnOff("extended_l2", el2))
             throw new UsageException("extended_l2=on is not supported yet");
-        if (opts.TryGetValue("compression_type", out var ct) && ct != "zlib")
-            throw new UsageException(ct == "zstd" ? "compression_type=zstd is not supported yet" : $"Invalid compression_type: '{ct}'");
-        if (opts.TryGetValue("preallocation", out var pre) && pre != "off")
-            throw new UsageException($"preallocation={pre} is not supported yet");
+        string compression = opts.GetValueOrDefault("compression_type") ?? "zlib";
+        string? pre = opts.GetValueOrDefault("preallocation");
 
         string? aesKey = null;
         bool encrypt = (opts.TryGetValue("encryption", out var enc) && OnOff("encryption", enc)) || opts.ContainsKey("encrypt.format");
@@ -107,10 +110,12 @@ public static partial class ImgCommand
             var line = $"Formatting '{file}', fmt=qcow2";
             if (encrypt)
                 line += " encrypt.format=aes encrypt.key-secret=" + opts["encrypt.key-secret"];
-            line += $" cluster_size={clusterSize}";
+            line += $" cluster_size={clusterSize} extended_l2=off";
+            if (pre != null)
+                line += $" preallocation={pre}";
+            line += $" compression_type={compression} size={size}";
             if (compat != null)
                 line += $" compat={compat}";
-            line += $" extended_l2=off compression_type=zlib size={size}";
             if (backing != null)
                 line += $" backing_file={backing}";
             if (backingFmt != null)
@@ -122,9 +127,21 @@ public static partial class ImgCommand
             line += $" lazy_refcounts={(lazy ? "on" : "off")} refcount_bits={refcountBits}";
             stdout.WriteLine(line);
         }
+        byte compressionType = compression switch
+        {
+            "zlib" => Qcow2Header.CompressionZlib,
+            "zstd" => Qcow2Header.CompressionZstd,
+            _ => throw new UsageException($"{file}: Parameter 'compression-type' does not accept value '{compression}'"),
+        };
+        if (compressionType != Qcow2Header.CompressionZlib && version < 3)
+            throw new UsageException($"{file}: Non-zlib compression type is only supported with compatibility level 1.1 and above (use version=v3 or greater)");
+        var mode = ParsePreallocation(file, pre);
+        if (backing != null && mode != Preallocation.Off)
+            throw new UsageException($"{file}: Backing file and preallocation can only be used at the same time if extended_l2 is on");
         Qcow2Creator.Create(file, new Qcow2CreateOptions
         {
-            Size = size.Value,
+            CompressionType = compressionType,
+            Size = (size.Value + 511) & ~511L,
             Version = version,
             ClusterSize = clusterSize,
             RefcountBits = refcountBits,
@@ -135,6 +152,15 @@ public static partial class ImgCommand
             DataFile = dataFile,
             DataFileRaw = dataFileRaw,
         });
+        if (mode != Preallocation.Off)
+        {
+            using var q = (Qcow2Driver)ImageOpener.Open(file, new ImageOptions { Format = "qcow2", NoBacking = true, EncryptionKey = aesKey });
+            q.Preallocate(mode);
+        }
         return 0;
     }
+
+    private static Preallocation ParsePreallocation(string file, string? name) =>
+        name == null ? Preallocation.Off
+            : PreallocationModes.Parse(name) ?? throw new UsageException($"{file}: Parameter 'preallocation' does not accept value '{name}'");
 }

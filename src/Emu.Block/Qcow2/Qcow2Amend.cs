@@ -1,0 +1,222 @@
+using System.Buffers.Binary;
+
+namespace Emu.Block.Qcow2;
+
+/// <summary>What <c>qemu-img amend</c> may change in a qcow2 image; null leaves a setting as it is.</summary>
+public sealed record Qcow2AmendOptions
+{
+    /// <summary>2 for compat=0.10, 3 for compat=1.1.</summary>
+    public int? Version { get; init; }
+    public int? RefcountBits { get; init; }
+    public bool? LazyRefcounts { get; init; }
+}
+
+// amend: compat level, refcount width and lazy refcounts, in QEMU's order (upgrade first, downgrade last).
+public sealed partial class Qcow2Driver
+{
+    public void Amend(Qcow2AmendOptions o)
+    {
+        lock (_lock)
+        {
+            CheckWritable();
+            FlushInternal();
+            int oldVersion = Header.Version;
+            int newVersion = o.Version ?? oldVersion;
+            bool lazy = o.LazyRefcounts ?? (Header.CompatibleFeatures & Qcow2Header.CompatLazyRefcounts) != 0;
+            if (newVersion > oldVersion)
+                Upgrade();
+            if (o.RefcountBits is { } bits && bits != Header.RefcountBits)
+            {
+                if (newVersion < 3 && bits != 16)
+                    throw new BlockException("Refcount widths other than 16 bits require compatibility level 1.1 or above (use compat=1.1 or greater)");
+                ChangeRefcountOrder(System.Numerics.BitOperations.Log2((uint)bits));
+            }
+            if (lazy != ((Header.CompatibleFeatures & Qcow2Header.CompatLazyRefcounts) != 0))
+            {
+                if (lazy && newVersion < 3)
+                    throw new BlockException("Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
+                if (lazy)
+                    Header.CompatibleFeatures |= Qcow2Header.CompatLazyRefcounts;
+                else
+                {
+                    ClearDirtyBit();
+                    Header.CompatibleFeatures &= ~Qcow2Header.CompatLazyRefcounts;
+                }
+                WriteHeader();
+                _file.Flush();
+            }
+            if (newVersion < oldVersion)
+                Downgrade();
+        }
+    }
+
+    private void Upgrade()
+    {
+        Header.Version = 3;
+        WriteHeader();
+        _file.Flush();
+        // v3 requires each snapshot's extra data (64-bit vm-state size, disk size); the table writer always adds it.
+        if (_snapshots.Count > 0)
+            WriteSnapshotTable();
+    }
+
+    /// <summary>Makes the image readable by v2 software, refusing when it uses what v2 cannot express.</summary>
+    private void Downgrade()
+    {
+        if (Header.RefcountOrder != 4)
+            throw new BlockException("compat=0.10 requires refcount_bits=16");
+        if (Header.DataFile != null)
+            throw new BlockException("Cannot downgrade an image with a data file");
+        foreach (var s in _snapshots)
+            if (s.VmStateSize > uint.MaxValue || s.DiskSize != Size)
+                throw new BlockException("Internal snapshots prevent downgrade of image");
+        ClearDirtyBit();
+        ulong incompatible = Header.IncompatibleFeatures & ~Qcow2Header.IncompatCompression;
+        if (incompatible != 0)
+            throw new BlockException($"Cannot downgrade an image with incompatible features 0x{incompatible:x} set");
+        foreach (var s in _snapshots)
+            if (HasZeroClusters(ReadL1Table(s.L1TableOffset, s.L1Size)))
+                throw new BlockException($"Cannot downgrade: snapshot '{s.Name}' has zero clusters, which compat=0.10 cannot express");
+        if (Header.CompressionType != Qcow2Header.CompressionZlib)
+        {
+            if (HasCompressedClusters())
+                throw new BlockException("Cannot downgrade an image with zstd compression type and existing compressed clusters");
+            Header.CompressionType = Qcow2Header.CompressionZlib;
+            Header.IncompatibleFeatures &= ~Qcow2Header.IncompatCompression;
+        }
+        ExpandZeroClusters();
+        FlushInternal();
+        Header.CompatibleFeatures = 0;
+        Header.AutoclearFeatures = 0;
+        Header.Version = 2;
+        WriteHeader();
+        _file.Flush();
+    }
+
+    private bool HasZeroClusters(ulong[] l1)
+    {
+        foreach (ulong l1e in l1)
+        {
+            if ((l1e & OffsetMask) == 0)
+                continue;
+            var l2 = GetL2Table(l1e);
+            for (int i = 0; i < L2Entries; i++)
+            {
+                ulong e = ReadL2(l2, i);
+                if (Classify(e) == ClusterKind.Zero)
+                    return true;
+            }
+        }
+        return false;
+    }
+
+    private bool HasCompressedClusters()
+    {
+        foreach (ulong l1e in _l1)
+        {
+            if ((l1e & OffsetMask) == 0)
+                continue;
+            var l2 = GetL2Table(l1e);
+            for (int i = 0; i < L2Entries; i++)
+                if (Classify(ReadL2(l2, i)) == ClusterKind.Compressed)
+                    return true;
+        }
+        return false;
+    }
+
+    /// <summary>Turns zero clusters of the active image into zeroed data clusters (or nothing, without a backing file).</summary>
+    private void ExpandZeroClusters()
+    {
+        var zeroes = new byte[ClusterSize];
+        for (int i = 0; i < _l1.Length; i++)
+        {
+            if ((_l1[i] & OffsetMask) == 0 || !HasZeroClusters([_l1[i]]))
+                continue;
+            long guestBase = (long)i << (ClusterBits + L2Bits);
+            var l2 = GetL2TableForWrite(guestBase);
+            for (int j = 0; j < L2Entries; j++)
+            {
+                ulong e = ReadL2(l2, j);
+                if (Classify(e) != ClusterKind.Zero)
+                    continue;
+                long host = (long)(e & OffsetMask);
+                if (host != 0 && (e & Copied) != 0)
+                {
+                    _file.Write(host, zeroes);
+                    WriteL2(l2, j, e & ~ZeroFlag);
+                }
+                else if (_backing == null && host == 0)
+                    WriteL2(l2, j, 0);
+                else
+                {
+                    long fresh = AllocateClusters(1);
+                    _file.Write(fresh, zeroes);
+                    WriteL2(l2, j, (ulong)fresh | Copied);
+                    if (host != 0)
+                        DeferFree(host, 1);
+                }
+            }
+        }
+    }
+
+    /// <summary>Rewrites every refcount with a new width: new blocks and table go to the end of the file, the old ones are freed.</summary>
+    private void ChangeRefcountOrder(int newOrder)
+    {
+        int newBits = 1 << newOrder;
+        ulong newMax = newBits == 64 ? ulong.MaxValue : (1UL << newBits) - 1;
+        long fileClusters = (_file.Length + ClusterMask) >> ClusterBits;
+        var oldBlocks = _refTable.Where(e => (e & OffsetMask) != 0).Select(e => (long)(e & OffsetMask)).ToList();
+        long oldTable = Header.RefcountTableOffset;
+        int oldTableClusters = Header.RefcountTableClusters;
+
+        long perBlock = (long)ClusterSize * 8 / newBits;
+        long perTableCluster = ClusterSize / 8;
+        long blocks = 0, table = 0, total = 0, last;
+        do
+        {
+            last = total;
+            blocks = (fileClusters + blocks + table + perBlock - 1) / perBlock;
+            table = (blocks + perTableCluster - 1) / perTableCluster;
+            total = fileClusters + blocks + table;
+        } while (total != last);
+        if (table * ClusterSize > Qcow2Header.MaxRefcountTableBytes)
+            throw new BlockException("Reference count table too large");
+
+        var counts = new ulong[total];
+        for (long c = 0; c < fileClusters; c++)
+            counts[c] = GetRefcount(c);
+        foreach (long b in oldBlocks)
+            counts[b >> ClusterBits]--;
+        for (int i = 0; i < oldTableClusters; i++)
+            counts[(oldTable >> ClusterBits) + i]--;
+        for (long c = fileClusters; c < total; c++)
+            counts[c] = 1;
+        for (long c = 0; c < total; c++)
+            if (counts[c] > newMax)
+                throw new BlockException($"Cannot decrease refcount entry width to {newBits} bits: Cluster at offset 0x{c << ClusterBits:x} has a refcount of {counts[c]}");
+
+        var block = new byte[ClusterSize];
+        var tableRaw = new byte[table * ClusterSize];
+        for (long b = 0; b < blocks; b++)
+        {
+            Array.Clear(block);
+            for (long c = b * perBlock; c < Math.Min(total, (b + 1) * perBlock); c++)
+                WriteRefEntry(block, (int)(c - b * perBlock), newOrder, counts[c]);
+            long offset = (fileClusters + b) << ClusterBits;
+            _file.Write(offset, block);
+            BinaryPrimitives.WriteUInt64BigEndian(tableRaw.AsSpan((int)(b * 8)), (ulong)offset);
+        }
+        long tableOffset = (fileClusters + blocks) << ClusterBits;
+        _file.Write(tableOffset, tableRaw);
+        _file.Flush();
+        Header.RefcountOrder = newOrder;
+        Header.RefcountTableOffset = tableOffset;
+        Header.RefcountTableClusters = (int)table;
+        WriteHeader();
+        _file.Flush();
+        InitRefcounts(_refCacheBlocks);
+        _refBlockOffsets = null;
+        _freeClusterIndex = 0;
+        _freeByteOffset = 0;
+    }
+}
