@@ -72,7 +72,7 @@ public sealed class ImageArgs
     }
 
     /// <summary>Opens an image named by a file name (with optional format) or by --image-opts text.</summary>
-    public BlockDriver Open(string name, string? format, bool imageOpts, bool readOnly, bool noBacking = false)
+    public BlockDriver Open(string name, string? format, bool imageOpts, bool readOnly, bool noBacking = false, bool metadataOnly = false)
     {
         string path = name;
         string? key = null;
@@ -85,6 +85,6 @@ public sealed class ImageArgs
             if (kv.TryGetValue("encrypt.key-secret", out var secretId))
                 key = Secret(secretId);
         }
-        return ImageOpener.Open(path, new ImageOptions { Format = format, ReadOnly = readOnly, EncryptionKey = key, NoBacking = noBacking });
+        return ImageOpener.Open(path, new ImageOptions { Format = format, ReadOnly = readOnly, EncryptionKey = key, NoBacking = noBacking, MetadataOnly = metadataOnly });
     }
 }

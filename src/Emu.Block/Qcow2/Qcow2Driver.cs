@@ -22,6 +22,8 @@ public sealed partial class Qcow2Driver : BlockDriver
 
     /// <summary>The parsed header (read it; the driver owns changes).</summary>
     public Qcow2Header Header { get; }
+    /// <summary>The LUKS header of a LUKS-encrypted image (crypt_method 2), else null.</summary>
+    public Crypto.LuksHeader? Luks { get; private init; }
     internal readonly int ClusterBits;
     internal readonly int L2Bits;
     internal readonly int L2Entries;
@@ -75,13 +77,14 @@ public sealed partial class Qcow2Driver : BlockDriver
             if ((header.IncompatibleFeatures & Qcow2Header.IncompatCorrupt) != 0 && !options.ReadOnly)
                 throw new BlockException($"qcow2: Image is corrupt; cannot be opened read/write");
             Qcow2Crypto? crypto = null;
-            if (header.CryptMethod == 2)
-                throw new BlockException($"'{path}' is LUKS-encrypted, which this version does not support yet");
-            if (header.CryptMethod == 1)
+            var luks = header.CryptMethod == 2 ? Qcow2Luks.ReadHeader(file, header) : null;
+            if (header.CryptMethod != 0)
             {
-                if (options.EncryptionKey == null)
+                if (options.EncryptionKey == null && !options.MetadataOnly)
                     throw new BlockException($"Parameter 'encrypt.key-secret' is required for cipher");
-                crypto = new Qcow2Crypto(options.EncryptionKey);
+                crypto = options.EncryptionKey == null ? Qcow2Crypto.Locked()
+                    : luks != null ? Qcow2Luks.Unlock(file, header, luks, options.EncryptionKey)
+                    : Qcow2Crypto.Legacy(options.EncryptionKey);
             }
             if (header.BackingFile != null && !options.NoBacking)
             {
@@ -96,7 +99,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                     throw new BlockException($"Could not open backing file: {e.Message}", e);
                 }
             }
-            var driver = new Qcow2Driver(file, header, backing, crypto, options);
+            var driver = new Qcow2Driver(file, header, backing, crypto, options) { Luks = luks };
             if ((header.IncompatibleFeatures & Qcow2Header.IncompatDirty) != 0 && !options.ReadOnly)
                 driver.RepairAfterUncleanShutdown();
             return driver;
@@ -151,7 +154,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                 long host = (long)(entry & OffsetMask);
                 CheckDataCluster(host);
                 _file.Read(host + inCluster, buffer[..chunk]);
-                _crypto?.Decrypt(offset, buffer[..chunk]);
+                _crypto?.Decrypt(host + inCluster, offset, buffer[..chunk]);
             }
             else
             {
@@ -181,7 +184,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                 long host = (long)(entry & OffsetMask);
                 CheckDataCluster(host);
                 _file.Read(host + (offset & ClusterMask), dest);
-                _crypto?.Decrypt(offset, dest);
+                _crypto?.Decrypt(host + (offset & ClusterMask), offset, dest);
                 break;
         }
     }
@@ -263,7 +266,7 @@ public sealed partial class Qcow2Driver : BlockDriver
             return;
         }
         var tmp = data.ToArray();
-        _crypto.Encrypt(guestOffset, tmp);
+        _crypto.Encrypt(host, guestOffset, tmp);
         _file.Write(host, tmp);
     }
 
@@ -356,7 +359,7 @@ public sealed partial class Qcow2Driver : BlockDriver
             long host = (long)(entry & OffsetMask);
             CheckDataCluster(host);
             _file.Read(host, dest);
-            _crypto?.Decrypt(guestCluster, dest);
+            _crypto?.Decrypt(host, guestCluster, dest);
         }
         else
         {
@@ -582,6 +585,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                 _disposed = true;
                 _file.Dispose();
                 _backing?.Dispose();
+                _crypto?.Dispose();
             }
         }
     }

@@ -1,4 +1,5 @@
 using Emu.Block;
+using Emu.Block.Crypto;
 using Emu.Block.Qcow2;
 using Emu.Block.Raw;
 
@@ -9,7 +10,8 @@ public static partial class ImgCommand
     private static readonly string[] Qcow2CreateKeys =
     [
         "size", "compat", "cluster_size", "backing_file", "backing_fmt", "lazy_refcounts", "refcount_bits",
-        "encryption", "encrypt.format", "encrypt.key-secret", "extended_l2", "compression_type", "preallocation",
+        "encryption", "encrypt.format", "encrypt.key-secret", "encrypt.cipher-alg", "encrypt.cipher-mode",
+        "encrypt.ivgen-alg", "encrypt.ivgen-hash-alg", "encrypt.hash-alg", "encrypt.iter-time", "extended_l2", "compression_type", "preallocation",
     ];
 
     private static int Create(string[] args, TextWriter stdout)
@@ -65,19 +67,23 @@ public static partial class ImgCommand
         if (opts.TryGetValue("preallocation", out var pre) && pre != "off")
             throw new UsageException($"preallocation={pre} is not supported yet");
 
-        string? aesKey = null;
+        string? aesKey = null, luksKey = null;
         bool encrypt = (opts.TryGetValue("encryption", out var enc) && OnOff("encryption", enc)) || opts.ContainsKey("encrypt.format");
+        string encryptFormat = opts.GetValueOrDefault("encrypt.format") ?? "aes";
         if (encrypt)
         {
-            string fmt = opts.GetValueOrDefault("encrypt.format") ?? "aes";
-            if (fmt == "luks")
-                throw new UsageException("encrypt.format=luks is not supported yet");
-            if (fmt != "aes")
-                throw new UsageException($"Invalid encrypt.format: '{fmt}'");
+            if (encryptFormat is not ("aes" or "luks"))
+                throw new UsageException($"Invalid encrypt.format: '{encryptFormat}'");
+            if (encryptFormat == "aes" && opts.Keys.FirstOrDefault(k => k.StartsWith("encrypt.") && k is not ("encrypt.format" or "encrypt.key-secret")) is { } extra)
+                throw new UsageException($"Invalid parameter '{extra}' for encrypt.format=aes");
             string secretId = opts.GetValueOrDefault("encrypt.key-secret")
                 ?? throw new UsageException("Parameter 'encrypt.key-secret' is required for cipher");
-            aesKey = images.Secret(secretId);
+            if (encryptFormat == "aes")
+                aesKey = images.Secret(secretId);
+            else
+                luksKey = images.Secret(secretId);
         }
+        var luks = LuksOptions(opts);
 
         string? backing = opts.GetValueOrDefault("backing_file");
         string? backingFmt = opts.GetValueOrDefault("backing_fmt");
@@ -103,7 +109,9 @@ public static partial class ImgCommand
         {
             var line = $"Formatting '{file}', fmt=qcow2";
             if (encrypt)
-                line += " encrypt.format=aes encrypt.key-secret=" + opts["encrypt.key-secret"];
+                foreach (var k in Qcow2CreateKeys.Where(k => k.StartsWith("encrypt.")))
+                    if (k == "encrypt.format" || opts.ContainsKey(k))
+                        line += $" {k}={(k == "encrypt.format" ? encryptFormat : opts[k])}";
             line += $" cluster_size={clusterSize}";
             if (compat != null)
                 line += $" compat={compat}";
@@ -125,7 +133,28 @@ public static partial class ImgCommand
             BackingFile = backing,
             BackingFormat = backingFmt,
             AesKey = aesKey,
+            LuksKey = luksKey,
+            Luks = luks,
         });
         return 0;
+    }
+
+    /// <summary>The encrypt.* options of a LUKS image, QEMU's defaults where not given.</summary>
+    private static LuksFormatOptions LuksOptions(Dictionary<string, string> opts)
+    {
+        var l = new LuksFormatOptions();
+        int iterTime = l.IterTimeMs;
+        if (opts.TryGetValue("encrypt.iter-time", out var it) && (!int.TryParse(it, out iterTime) || iterTime <= 0))
+            throw new UsageException($"Parameter 'iter-time' expects a positive number of milliseconds, not '{it}'");
+        if (opts.TryGetValue("encrypt.ivgen-hash-alg", out var ivh))
+            throw new UsageException($"encrypt.ivgen-hash-alg={ivh} is not supported (only the plain and plain64 IV generators are)");
+        return l with
+        {
+            CipherAlg = opts.GetValueOrDefault("encrypt.cipher-alg") ?? l.CipherAlg,
+            CipherMode = opts.GetValueOrDefault("encrypt.cipher-mode") ?? l.CipherMode,
+            IvGenAlg = opts.GetValueOrDefault("encrypt.ivgen-alg") ?? l.IvGenAlg,
+            HashAlg = opts.GetValueOrDefault("encrypt.hash-alg") ?? l.HashAlg,
+            IterTimeMs = iterTime,
+        };
     }
 }
