@@ -11,6 +11,9 @@ public sealed record ImageOptions
     /// <summary>Passphrase of an encrypted image (the data of the secret named by encrypt.key-secret).</summary>
     public string? EncryptionKey { get; init; }
 
+    /// <summary>Open for metadata only (qemu-img info): encrypted images need no key, and their data cannot be read.</summary>
+    public bool MetadataOnly { get; init; }
+
     /// <summary>Do not open the backing file (qemu-img's -U/-u style metadata-only work).</summary>
     public bool NoBacking { get; init; }
 

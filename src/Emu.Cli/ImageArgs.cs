@@ -73,7 +73,9 @@ public sealed class ImageArgs
 
     /// <summary>Opens an image named by a file name (with optional format) or by --image-opts text.</summary>
     /// <param name="defaults">Open options from the command line (cache mode, -o ...), which --image-opts keys override.</param>
-    public BlockDriver Open(string name, string? format, bool imageOpts, bool readOnly, bool noBacking = false, ImageOptions? defaults = null)
+    /// <param name="metadataOnly">Open encrypted images without their key, for metadata (info), as qemu-img does.</param>
+    public BlockDriver Open(string name, string? format, bool imageOpts, bool readOnly, bool noBacking = false, ImageOptions? defaults = null,
+        bool metadataOnly = false)
     {
         string path = name;
         var options = (defaults ?? new ImageOptions()) with { ReadOnly = readOnly, NoBacking = noBacking };
@@ -87,6 +89,6 @@ public sealed class ImageArgs
                 options = options with { EncryptionKey = Secret(secretId) };
             options = ImageOpenOptions.Apply(options, kv);
         }
-        return ImageOpener.Open(path, options with { Format = format });
+        return ImageOpener.Open(path, options with { Format = format, MetadataOnly = metadataOnly });
     }
 }

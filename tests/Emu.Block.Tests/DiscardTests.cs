@@ -17,7 +17,8 @@ public class DiscardTests
         Assert.Equal(0, r.ExitCode);
         Assert.Contains("discard 8388608/8388608 bytes at offset 0", r.Out);
         long after = AllocatedBytes(path);
-        Assert.True(before - after >= 8L << 20, $"allocated {before} -> {after}");
+        // Less a few blocks of the file system's extent tree, which st_blocks counts too and punching may grow.
+        Assert.True(before - after >= (8L << 20) - 16384, $"allocated {before} -> {after}");
         Tools.AssertQemuCheckClean(path);
         var q = Tools.QemuIo("-c", "read -P 0 0 8M", "-c", "read -P 0x43 8M 64k", path);
         Assert.DoesNotContain("failed", q.Out);
@@ -35,7 +36,7 @@ public class DiscardTests
         long kept = AllocatedBytes(path);
         Assert.True(start - kept < 1L << 20, $"zero flag alone freed host space: {start} -> {kept}");
         Assert.Equal(0, Tools.Io("-c", "write -z -u 0 4M", path).ExitCode);
-        Assert.True(kept - AllocatedBytes(path) >= 4L << 20);
+        Assert.True(kept - AllocatedBytes(path) >= (4L << 20) - 16384);
         Tools.AssertQemuCheckClean(path);
         Assert.DoesNotContain("failed", Tools.QemuIo("-c", "read -P 0 0 4M", path).Out);
     }
@@ -49,7 +50,7 @@ public class DiscardTests
         File.WriteAllBytes(path, data);
         long before = AllocatedBytes(path);
         Assert.Equal(0, Tools.Io("-f", "raw", "-c", "discard 1M 2M", path).ExitCode);
-        Assert.True(before - AllocatedBytes(path) >= 2L << 20);
+        Assert.True(before - AllocatedBytes(path) >= (2L << 20) - 16384);
         var back = File.ReadAllBytes(path);
         Assert.Equal(data.Length, back.Length);
         Assert.True(back.AsSpan(0, 1 << 20).SequenceEqual(data.AsSpan(0, 1 << 20)));

@@ -29,7 +29,10 @@ public class PreallocationTests
         Assert.Equal(b.ExitCode, a.ExitCode);
         Assert.Equal(b.Out.Replace(theirs, ours), a.Out);
         Assert.Equal(new FileInfo(theirs).Length, new FileInfo(ours).Length);
-        Assert.Equal(Native.AllocatedBytes(theirs), Native.AllocatedBytes(ours));
+        // st_blocks also counts the file system's own extent-tree blocks, which depend on how fragmented the free
+        // space was when each file was written: allow a few of those, no more.
+        long allocatedTheirs = Native.AllocatedBytes(theirs), allocatedOurs = Native.AllocatedBytes(ours);
+        Assert.True(Math.Abs(allocatedTheirs - allocatedOurs) <= 16384, $"allocated bytes: qemu-img {allocatedTheirs}, emu {allocatedOurs}");
         Assert.Equal(Tools.QemuImg("map", "--output=json", "-f", format, theirs).Out, Tools.QemuImg("map", "--output=json", "-f", format, ours).Out);
         if (format == "qcow2" && size != "0")
         {

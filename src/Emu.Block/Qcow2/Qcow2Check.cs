@@ -76,6 +76,7 @@ public sealed partial class Qcow2Driver
         }
 
         Inc(0, ClusterSize, "header");
+        Inc(Header.CryptoHeaderOffset, Header.CryptoHeaderLength, "crypto header");
         Inc(Header.L1TableOffset, (long)_l1.Length * 8, "L1 table");
         CheckL1(_l1, true, r, Inc);
         foreach (var s in _snapshots)

@@ -21,6 +21,10 @@ public sealed record Qcow2CreateOptions
     public bool DataFileRaw { get; init; }
     /// <summary>Qcow2Header.CompressionZlib or CompressionZstd (which needs version 3).</summary>
     public byte CompressionType { get; init; }
+    /// <summary>Passphrase for LUKS encryption (encrypt.format=luks), or null.</summary>
+    public string? LuksKey { get; init; }
+    /// <summary>Algorithms and iteration time of the LUKS header (with <see cref="LuksKey"/>).</summary>
+    public Crypto.LuksFormatOptions Luks { get; init; } = new();
 }
 
 /// <summary>Creates empty qcow2 images laid out as QEMU lays them out.</summary>
@@ -54,13 +58,18 @@ public static class Qcow2Creator
         if (l1Size * 8 > Qcow2Header.MaxL1Bytes)
             throw new BlockException("Image size is too big for the cluster size (the L1 table would exceed 32 MiB)");
         int order = System.Numerics.BitOperations.Log2((uint)o.RefcountBits);
+        if (o.AesKey != null && o.LuksKey != null)
+            throw new BlockException("Only one encryption format can be used");
+        // Like QEMU, the LUKS header area takes whole clusters right after the L1 table.
+        byte[]? luksArea = o.LuksKey != null ? Crypto.LuksVolume.Format(o.Luks, o.LuksKey).Area : null;
+        long luksClusters = luksArea != null ? (luksArea.Length + cs - 1) / cs : 0;
 
         long perBlock = (long)cs * 8 / o.RefcountBits;
         long l1Clusters = (l1Size * 8 + cs - 1) / cs;
         long tableClusters = 1, blocks = 1;
         while (true)
         {
-            long total = 1 + tableClusters + blocks + l1Clusters;
+            long total = 1 + tableClusters + blocks + l1Clusters + luksClusters;
             long needBlocks = (total + perBlock - 1) / perBlock;
             long needTable = (needBlocks * 8 + cs - 1) / cs;
             if (needBlocks == blocks && needTable == tableClusters)
@@ -68,17 +77,20 @@ public static class Qcow2Creator
             blocks = needBlocks;
             tableClusters = needTable;
         }
-        long totalClusters = 1 + tableClusters + blocks + l1Clusters;
+        long totalClusters = 1 + tableClusters + blocks + l1Clusters + luksClusters;
         long refTableOffset = cs;
         long blocksOffset = refTableOffset + tableClusters * cs;
         long l1Offset = blocksOffset + blocks * cs;
+        long luksOffset = l1Offset + l1Clusters * cs;
 
         var header = new Qcow2Header
         {
             Version = o.Version,
             ClusterBits = clusterBits,
             Size = o.Size,
-            CryptMethod = o.AesKey != null ? 1u : 0u,
+            CryptMethod = o.AesKey != null ? 1u : luksArea != null ? 2u : 0u,
+            CryptoHeaderOffset = luksArea != null ? luksOffset : 0,
+            CryptoHeaderLength = luksArea?.Length ?? 0,
             L1Size = (int)l1Size,
             L1TableOffset = l1Size > 0 ? l1Offset : 0,
             RefcountTableOffset = refTableOffset,
@@ -114,6 +126,14 @@ public static class Qcow2Creator
         }
         if (l1Size > 0)
             file.Write(l1Offset, new byte[l1Size * 8]);
+        if (luksArea != null)
+        {
+            file.Write(luksOffset, luksArea);
+            // The rest of the last cluster reads as zeroes, as QEMU fills it.
+            long end = luksOffset + luksClusters * cs;
+            if (file.Length < end)
+                file.SetLength(end);
+        }
         file.Flush();
         if (o.DataFileRaw)
         {

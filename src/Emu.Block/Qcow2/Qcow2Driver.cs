@@ -28,6 +28,8 @@ public sealed partial class Qcow2Driver : BlockDriver
 
     /// <summary>The parsed header (read it; the driver owns changes).</summary>
     public Qcow2Header Header { get; }
+    /// <summary>The LUKS header of a LUKS-encrypted image (crypt_method 2), else null.</summary>
+    public Crypto.LuksHeader? Luks { get; private init; }
     internal readonly int ClusterBits;
     internal readonly int L2Bits;
     internal readonly int L2Entries;
@@ -87,13 +89,14 @@ public sealed partial class Qcow2Driver : BlockDriver
             if ((header.IncompatibleFeatures & Qcow2Header.IncompatCorrupt) != 0 && !options.ReadOnly)
                 throw new BlockException($"qcow2: Image is corrupt; cannot be opened read/write");
             Qcow2Crypto? crypto = null;
-            if (header.CryptMethod == 2)
-                throw new BlockException($"'{path}' is LUKS-encrypted, which this version does not support yet");
-            if (header.CryptMethod == 1)
+            var luks = header.CryptMethod == 2 ? Qcow2Luks.ReadHeader(file, header) : null;
+            if (header.CryptMethod != 0)
             {
-                if (options.EncryptionKey == null)
+                if (options.EncryptionKey == null && !options.MetadataOnly)
                     throw new BlockException($"Parameter 'encrypt.key-secret' is required for cipher");
-                crypto = new Qcow2Crypto(options.EncryptionKey);
+                crypto = options.EncryptionKey == null ? Qcow2Crypto.Locked()
+                    : luks != null ? Qcow2Luks.Unlock(file, header, luks, options.EncryptionKey)
+                    : Qcow2Crypto.Legacy(options.EncryptionKey);
             }
             if (header.BackingFile != null && !options.NoBacking)
             {
@@ -108,7 +111,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                     throw new BlockException($"Could not open backing file: {e.Message}", e);
                 }
             }
-            var driver = new Qcow2Driver(file, dataFile, header, backing, crypto, options);
+            var driver = new Qcow2Driver(file, dataFile, header, backing, crypto, options) { Luks = luks };
             if ((header.IncompatibleFeatures & Qcow2Header.IncompatDirty) != 0 && !options.ReadOnly)
                 driver.RepairAfterUncleanShutdown();
             return driver;
@@ -164,7 +167,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                 long host = (long)(entry & OffsetMask);
                 CheckDataCluster(host);
                 _data.Read(host + inCluster, buffer[..chunk]);
-                _crypto?.Decrypt(offset, buffer[..chunk]);
+                _crypto?.Decrypt(host + inCluster, offset, buffer[..chunk]);
             }
             else
             {
@@ -194,7 +197,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                 long host = (long)(entry & OffsetMask);
                 CheckDataCluster(host);
                 _data.Read(host + (offset & ClusterMask), dest);
-                _crypto?.Decrypt(offset, dest);
+                _crypto?.Decrypt(host + (offset & ClusterMask), offset, dest);
                 break;
         }
     }
@@ -276,7 +279,7 @@ public sealed partial class Qcow2Driver : BlockDriver
             return;
         }
         var tmp = data.ToArray();
-        _crypto.Encrypt(guestOffset, tmp);
+        _crypto.Encrypt(host, guestOffset, tmp);
         _data.Write(host, tmp);
     }
 
@@ -369,7 +372,7 @@ public sealed partial class Qcow2Driver : BlockDriver
             long host = (long)(entry & OffsetMask);
             CheckDataCluster(host);
             _data.Read(host, dest);
-            _crypto?.Decrypt(guestCluster, dest);
+            _crypto?.Decrypt(host, guestCluster, dest);
         }
         else
         {
@@ -612,6 +615,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                 _file.Dispose();
                 _dataFile?.Dispose();
                 _backing?.Dispose();
+                _crypto?.Dispose();
             }
         }
     }

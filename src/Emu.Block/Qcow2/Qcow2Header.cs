@@ -46,6 +46,10 @@ public sealed class Qcow2Header
     public int HeaderLength;
     public byte CompressionType;
 
+    /// <summary>Where the LUKS header area lives (crypto header extension), or 0 when there is none.</summary>
+    public long CryptoHeaderOffset;
+    public long CryptoHeaderLength;
+
     public string? BackingFile;
     public string? BackingFormat;
     public string? DataFile;
@@ -187,6 +191,8 @@ public sealed class Qcow2Header
         }
         h.ParseExtensions(cluster0);
 
+        h.CheckCryptoHeader(fileLength);
+
         if (unknown != 0)
             throw new BlockException($"Unsupported qcow2 feature(s): {h.DescribeFeatures(unknown)}");
         if ((h.IncompatibleFeatures & IncompatCompression) != 0 && h.CompressionType == 0)
@@ -196,6 +202,18 @@ public sealed class Qcow2Header
         if (h.CompressionType != 0 && (h.IncompatibleFeatures & IncompatCompression) == 0)
             throw new BlockException("Invalid compression type: the compression type bit is not set");
         return h;
+    }
+
+    private void CheckCryptoHeader(long fileLength)
+    {
+        if (CryptMethod != 2)
+            return;
+        if (CryptoHeaderLength == 0)
+            throw new BlockException("LUKS-encrypted image has no crypto header extension");
+        if ((CryptoHeaderOffset & (ClusterSize - 1)) != 0 || CryptoHeaderOffset < ClusterSize)
+            throw new BlockException($"Invalid crypto header offset 0x{CryptoHeaderOffset:x}");
+        if (CryptoHeaderOffset > fileLength || CryptoHeaderLength > fileLength - CryptoHeaderOffset)
+            throw new BlockException($"Crypto header lies beyond the end of the image file (offset 0x{CryptoHeaderOffset:x}, length {CryptoHeaderLength}, file size {fileLength})");
     }
 
     private static bool Overlaps(long a, long alen, long b, long blen) => a < b + blen && b < a + alen;
@@ -254,6 +272,16 @@ public sealed class Qcow2Header
                     _featureTable = [];
                     for (int i = 0; i + 48 <= data.Length; i += 48)
                         _featureTable.Add((data[i], data[i + 1], Encoding.UTF8.GetString(data.Slice(i + 2, 46)).TrimEnd('\0')));
+                    break;
+                case ExtCrypto:
+                    if (len != 16)
+                        throw new BlockException($"Invalid crypto header extension length {len}");
+                    ulong cryptoOffset = BinaryPrimitives.ReadUInt64BigEndian(data);
+                    ulong cryptoLength = BinaryPrimitives.ReadUInt64BigEndian(data[8..]);
+                    if (cryptoOffset > long.MaxValue / 2 || cryptoLength > long.MaxValue / 2 || cryptoLength == 0)
+                        throw new BlockException($"Invalid crypto header (offset 0x{cryptoOffset:x}, length {cryptoLength})");
+                    CryptoHeaderOffset = (long)cryptoOffset;
+                    CryptoHeaderLength = (long)cryptoLength;
                     break;
                 case ExtDataFile:
                     if (len > MaxDataFileNameLength)
@@ -317,6 +345,13 @@ public sealed class Qcow2Header
 
         if (BackingFormat != null && BackingFile != null)
             Ext(ExtBackingFormat, Encoding.UTF8.GetBytes(BackingFormat));
+        if (CryptoHeaderLength != 0)
+        {
+            Span<byte> crypto = stackalloc byte[16];
+            BinaryPrimitives.WriteUInt64BigEndian(crypto, (ulong)CryptoHeaderOffset);
+            BinaryPrimitives.WriteUInt64BigEndian(crypto[8..], (ulong)CryptoHeaderLength);
+            Ext(ExtCrypto, crypto);
+        }
         if (DataFile != null)
             Ext(ExtDataFile, Encoding.UTF8.GetBytes(DataFile));
         if (Version >= 3)

@@ -5,6 +5,17 @@ namespace Emu.Cli.Img;
 
 public static partial class ImgCommand
 {
+    /// <summary>Opens the convert target; an encrypted one is keyed by the encrypt.key-secret given with -o, as qemu-img does.</summary>
+    private static BlockDriver OpenConvertTarget(ImageArgs images, GetOpt o, string outName, string outFormat)
+    {
+        string? secret = null;
+        foreach (var spec in o.GetAll("o"))
+            secret = ImageArgs.ParseKeyValues(spec).GetValueOrDefault("encrypt.key-secret") ?? secret;
+        if (secret == null || o.Has("target-image-opts"))
+            return images.Open(outName, outFormat, o.Has("target-image-opts"), readOnly: false);
+        return images.Open($"driver={outFormat},file.filename={outName.Replace(",", ",,")},encrypt.key-secret={secret}", null, true, readOnly: false);
+    }
+
     private static int Convert(string[] args, TextWriter stdout)
     {
         var o = new GetOpt(args, "fOoBsltTSrm", "cpqnhWU", ["object"], ["image-opts", "force-share", "target-image-opts"]);
@@ -47,7 +58,7 @@ public static partial class ImgCommand
                 if (rc != 0)
                     return rc;
             }
-            using var output = images.Open(outName, outFormat, o.Has("target-image-opts"), readOnly: false);
+            using var output = OpenConvertTarget(images, o, outName, outFormat);
             bool freshZero = !o.Has("n") && output.Backing == null;
             int chunk = Math.Max(output.ClusterSize, 64 * 1024);
             if (chunk < 1 << 20 && !compress)

@@ -1,4 +1,5 @@
 using Emu.Block;
+using Emu.Block.Crypto;
 using Emu.Block.Qcow2;
 using Emu.Block.Raw;
 
@@ -9,7 +10,8 @@ public static partial class ImgCommand
     private static readonly string[] Qcow2CreateKeys =
     [
         "size", "compat", "cluster_size", "backing_file", "backing_fmt", "lazy_refcounts", "refcount_bits",
-        "encryption", "encrypt.format", "encrypt.key-secret", "extended_l2", "compression_type", "preallocation",
+        "encryption", "encrypt.format", "encrypt.key-secret", "encrypt.cipher-alg", "encrypt.cipher-mode",
+        "encrypt.ivgen-alg", "encrypt.ivgen-hash-alg", "encrypt.hash-alg", "encrypt.iter-time", "extended_l2", "compression_type", "preallocation",
         "data_file", "data_file_raw",
     ];
 
@@ -69,19 +71,23 @@ public static partial class ImgCommand
         string compression = opts.GetValueOrDefault("compression_type") ?? "zlib";
         string? pre = opts.GetValueOrDefault("preallocation");
 
-        string? aesKey = null;
+        string? aesKey = null, luksKey = null;
         bool encrypt = (opts.TryGetValue("encryption", out var enc) && OnOff("encryption", enc)) || opts.ContainsKey("encrypt.format");
+        string encryptFormat = opts.GetValueOrDefault("encrypt.format") ?? "aes";
         if (encrypt)
         {
-            string fmt = opts.GetValueOrDefault("encrypt.format") ?? "aes";
-            if (fmt == "luks")
-                throw new UsageException("encrypt.format=luks is not supported yet");
-            if (fmt != "aes")
-                throw new UsageException($"Invalid encrypt.format: '{fmt}'");
+            if (encryptFormat is not ("aes" or "luks"))
+                throw new UsageException($"Invalid encrypt.format: '{encryptFormat}'");
+            if (encryptFormat == "aes" && opts.Keys.FirstOrDefault(k => k.StartsWith("encrypt.") && k is not ("encrypt.format" or "encrypt.key-secret")) is { } extra)
+                throw new UsageException($"Invalid parameter '{extra}' for encrypt.format=aes");
             string secretId = opts.GetValueOrDefault("encrypt.key-secret")
                 ?? throw new UsageException("Parameter 'encrypt.key-secret' is required for cipher");
-            aesKey = images.Secret(secretId);
+            if (encryptFormat == "aes")
+                aesKey = images.Secret(secretId);
+            else
+                luksKey = images.Secret(secretId);
         }
+        var luks = LuksOptions(opts);
 
         string? dataFile = opts.GetValueOrDefault("data_file");
         bool dataFileRaw = opts.TryGetValue("data_file_raw", out var dfr) && OnOff("data_file_raw", dfr);
@@ -109,7 +115,9 @@ public static partial class ImgCommand
         {
             var line = $"Formatting '{file}', fmt=qcow2";
             if (encrypt)
-                line += " encrypt.format=aes encrypt.key-secret=" + opts["encrypt.key-secret"];
+                foreach (var k in Qcow2CreateKeys.Where(k => k.StartsWith("encrypt.")))
+                    if (k == "encrypt.format" || opts.ContainsKey(k))
+                        line += $" {k}={(k == "encrypt.format" ? encryptFormat : opts[k])}";
             line += $" cluster_size={clusterSize} extended_l2=off";
             if (pre != null)
                 line += $" preallocation={pre}";
@@ -151,10 +159,12 @@ public static partial class ImgCommand
             AesKey = aesKey,
             DataFile = dataFile,
             DataFileRaw = dataFileRaw,
+            LuksKey = luksKey,
+            Luks = luks,
         });
         if (mode != Preallocation.Off)
         {
-            using var q = (Qcow2Driver)ImageOpener.Open(file, new ImageOptions { Format = "qcow2", NoBacking = true, EncryptionKey = aesKey });
+            using var q = (Qcow2Driver)ImageOpener.Open(file, new ImageOptions { Format = "qcow2", NoBacking = true, EncryptionKey = aesKey ?? luksKey });
             q.Preallocate(mode);
         }
         return 0;
@@ -163,4 +173,22 @@ public static partial class ImgCommand
     private static Preallocation ParsePreallocation(string file, string? name) =>
         name == null ? Preallocation.Off
             : PreallocationModes.Parse(name) ?? throw new UsageException($"{file}: Parameter 'preallocation' does not accept value '{name}'");
+    /// <summary>The encrypt.* options of a LUKS image, QEMU's defaults where not given.</summary>
+    private static LuksFormatOptions LuksOptions(Dictionary<string, string> opts)
+    {
+        var l = new LuksFormatOptions();
+        int iterTime = l.IterTimeMs;
+        if (opts.TryGetValue("encrypt.iter-time", out var it) && (!int.TryParse(it, out iterTime) || iterTime <= 0))
+            throw new UsageException($"Parameter 'iter-time' expects a positive number of milliseconds, not '{it}'");
+        if (opts.TryGetValue("encrypt.ivgen-hash-alg", out var ivh))
+            throw new UsageException($"encrypt.ivgen-hash-alg={ivh} is not supported (only the plain and plain64 IV generators are)");
+        return l with
+        {
+            CipherAlg = opts.GetValueOrDefault("encrypt.cipher-alg") ?? l.CipherAlg,
+            CipherMode = opts.GetValueOrDefault("encrypt.cipher-mode") ?? l.CipherMode,
+            IvGenAlg = opts.GetValueOrDefault("encrypt.ivgen-alg") ?? l.IvGenAlg,
+            HashAlg = opts.GetValueOrDefault("encrypt.hash-alg") ?? l.HashAlg,
+            IterTimeMs = iterTime,
+        };
+    }
 }

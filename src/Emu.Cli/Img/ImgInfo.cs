@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Emu.Block;
+using Emu.Block.Crypto;
 using Emu.Block.Qcow2;
 
 namespace Emu.Cli.Img;
@@ -14,7 +15,7 @@ public static partial class ImgCommand
         if (output is not ("human" or "json"))
             throw new UsageException($"--output must be used with human or json as argument.");
         var images = Objects(o);
-        using var top = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: true, noBacking: !o.Has("backing-chain"));
+        using var top = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: true, noBacking: !o.Has("backing-chain"), metadataOnly: true);
         var chain = new List<(BlockDriver Driver, string Name)>();
         BlockDriver? d = top;
         string shownName = o.Has("image-opts") ? top.FileName : name;
@@ -88,26 +89,78 @@ public static partial class ImgCommand
         w.WriteLine($"    compat: {(h.Version >= 3 ? "1.1" : "0.10")}");
         w.WriteLine($"    compression type: {(h.CompressionType == 0 ? "zlib" : "zstd")}");
         if (h.Version >= 3)
-        {
             w.WriteLine($"    lazy refcounts: {Bool((h.CompatibleFeatures & Qcow2Header.CompatLazyRefcounts) != 0)}");
-            w.WriteLine($"    refcount bits: {h.RefcountBits}");
-            if (h.DataFile != null && (h.IncompatibleFeatures & Qcow2Header.IncompatDataFile) != 0)
-            {
-                w.WriteLine($"    data file: {h.DataFile}");
-                w.WriteLine($"    data file raw: {Bool((h.AutoclearFeatures & Qcow2Header.AutoclearDataFileRaw) != 0)}");
-            }
-            w.WriteLine($"    corrupt: {Bool((h.IncompatibleFeatures & Qcow2Header.IncompatCorrupt) != 0)}");
-            w.WriteLine($"    extended l2: {Bool((h.IncompatibleFeatures & Qcow2Header.IncompatExtendedL2) != 0)}");
-        }
-        else
+        w.WriteLine($"    refcount bits: {h.RefcountBits}");
+        if (h.DataFile != null && (h.IncompatibleFeatures & Qcow2Header.IncompatDataFile) != 0)
         {
-            w.WriteLine($"    refcount bits: {h.RefcountBits}");
+            w.WriteLine($"    data file: {h.DataFile}");
+            w.WriteLine($"    data file raw: {Bool((h.AutoclearFeatures & Qcow2Header.AutoclearDataFileRaw) != 0)}");
         }
         if (h.CryptMethod == 1)
         {
             w.WriteLine("    encrypt:");
             w.WriteLine("        format: aes");
         }
+        if (q.Luks is { } luks)
+            WriteLuksHuman(w, luks);
+        if (h.Version >= 3)
+        {
+            w.WriteLine($"    corrupt: {Bool((h.IncompatibleFeatures & Qcow2Header.IncompatCorrupt) != 0)}");
+            w.WriteLine($"    extended l2: {Bool((h.IncompatibleFeatures & Qcow2Header.IncompatExtendedL2) != 0)}");
+        }
+    }
+
+    /// <summary>The LUKS block of qemu-img info, in QEMU's field order.</summary>
+    private static void WriteLuksHuman(TextWriter w, LuksHeader luks)
+    {
+        w.WriteLine("    encrypt:");
+        w.WriteLine($"        ivgen alg: {luks.IvGenName}");
+        w.WriteLine($"        hash alg: {luks.HashSpec}");
+        w.WriteLine($"        cipher alg: {luks.CipherAlg}");
+        w.WriteLine($"        uuid: {luks.Uuid}");
+        w.WriteLine("        format: luks");
+        w.WriteLine($"        cipher mode: {luks.CipherMode}");
+        w.WriteLine("        slots:");
+        for (int i = 0; i < luks.Slots.Length; i++)
+        {
+            var s = luks.Slots[i];
+            w.WriteLine($"            [{i}]:");
+            w.WriteLine($"                active: {Bool(s.Active)}");
+            if (s.Active)
+                w.WriteLine($"                iters: {s.Iterations}");
+            w.WriteLine($"                key offset: {s.KeyOffset}");
+            if (s.Active)
+                w.WriteLine($"                stripes: {s.Stripes}");
+        }
+        w.WriteLine($"        payload offset: {luks.PayloadOffset}");
+        w.WriteLine($"        master key iters: {luks.MasterKeyIterations}");
+    }
+
+    private static void WriteLuksJson(Utf8JsonWriter w, LuksHeader luks)
+    {
+        w.WriteStartObject("encrypt");
+        w.WriteString("ivgen-alg", luks.IvGenName);
+        w.WriteString("hash-alg", luks.HashSpec);
+        w.WriteString("cipher-alg", luks.CipherAlg);
+        w.WriteString("uuid", luks.Uuid);
+        w.WriteString("format", "luks");
+        w.WriteString("cipher-mode", luks.CipherMode);
+        w.WriteStartArray("slots");
+        foreach (var s in luks.Slots)
+        {
+            w.WriteStartObject();
+            w.WriteBoolean("active", s.Active);
+            if (s.Active)
+                w.WriteNumber("iters", s.Iterations);
+            w.WriteNumber("key-offset", s.KeyOffset);
+            if (s.Active)
+                w.WriteNumber("stripes", s.Stripes);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteNumber("payload-offset", luks.PayloadOffset);
+        w.WriteNumber("master-key-iters", luks.MasterKeyIterations);
+        w.WriteEndObject();
     }
 
     private static string Bool(bool b) => b ? "true" : "false";
@@ -142,11 +195,7 @@ public static partial class ImgCommand
         w.WriteNumber("virtual-size", d.Size);
         w.WriteString("filename", name);
         if (q != null)
-        {
             w.WriteNumber("cluster-size", q.ClusterSize);
-            if (q.Header.CryptMethod != 0)
-                w.WriteBoolean("encrypted", true);
-        }
         w.WriteString("format", d.Format);
         w.WriteNumber("actual-size", d.AllocatedFileBytes);
         if (q != null)
@@ -165,19 +214,23 @@ public static partial class ImgCommand
                 w.WriteString("data-file", h.DataFile);
                 w.WriteBoolean("data-file-raw", (h.AutoclearFeatures & Qcow2Header.AutoclearDataFileRaw) != 0);
             }
-            if (h.Version >= 3)
-            {
-                w.WriteBoolean("corrupt", (h.IncompatibleFeatures & Qcow2Header.IncompatCorrupt) != 0);
-                w.WriteBoolean("extended-l2", (h.IncompatibleFeatures & Qcow2Header.IncompatExtendedL2) != 0);
-            }
             if (h.CryptMethod == 1)
             {
                 w.WriteStartObject("encrypt");
                 w.WriteString("format", "aes");
                 w.WriteEndObject();
             }
+            if (q.Luks is { } luks)
+                WriteLuksJson(w, luks);
+            if (h.Version >= 3)
+            {
+                w.WriteBoolean("corrupt", (h.IncompatibleFeatures & Qcow2Header.IncompatCorrupt) != 0);
+                w.WriteBoolean("extended-l2", (h.IncompatibleFeatures & Qcow2Header.IncompatExtendedL2) != 0);
+            }
             w.WriteEndObject();
             w.WriteEndObject();
+            if (h.CryptMethod != 0)
+                w.WriteBoolean("encrypted", true);
             if (h.BackingFile != null)
             {
                 w.WriteString("full-backing-filename", FullBackingName(name, h.BackingFile));
