@@ -11,9 +11,12 @@ public static partial class ImgCommand
         string? secret = null;
         foreach (var spec in o.GetAll("o"))
             secret = ImageArgs.ParseKeyValues(spec).GetValueOrDefault("encrypt.key-secret") ?? secret;
+        // Like qemu-img, the target is written with cache=unsafe unless -t says otherwise: no fsync at the end.
+        var defaults = new ImageOptions { Cache = ParseCache(o.Get("t") ?? "unsafe") };
         if (secret == null || o.Has("target-image-opts"))
-            return images.Open(outName, outFormat, o.Has("target-image-opts"), readOnly: false);
-        return images.Open($"driver={outFormat},file.filename={outName.Replace(",", ",,")},encrypt.key-secret={secret}", null, true, readOnly: false);
+            return images.Open(outName, outFormat, o.Has("target-image-opts"), readOnly: false, defaults: defaults);
+        return images.Open($"driver={outFormat},file.filename={outName.Replace(",", ",,")},encrypt.key-secret={secret}", null, true,
+            readOnly: false, defaults: defaults);
     }
 
     private static int Convert(string[] args, TextWriter stdout)
@@ -34,7 +37,8 @@ public static partial class ImgCommand
         try
         {
             foreach (var n in inNames)
-                inputs.Add(images.Open(n, o.Get("f"), o.Has("image-opts"), readOnly: true));
+                inputs.Add(images.Open(n, o.Get("f"), o.Has("image-opts"), readOnly: true,
+                    defaults: new ImageOptions { Cache = ParseCache(o.Get("T") ?? "writeback") }));
             long total = inputs.Sum(i => i.Size);
 
             if (!o.Has("n"))
@@ -65,34 +69,30 @@ public static partial class ImgCommand
                 chunk = 1 << 20;
             if (compress)
                 chunk = output.ClusterSize;
-            var buf = new byte[chunk];
-            long outPos = 0;
+            // The next piece is read (and checked for zeroes) on the thread pool while this one is written.
+            byte[][] buffers = [new byte[chunk], new byte[chunk]];
+            int slot = 0;
             long done = 0;
             int lastShown = -1;
-            foreach (var input in inputs)
+            using var pieces = Pieces(inputs, chunk).GetEnumerator();
+            var ahead = pieces.MoveNext() ? ReadPiece(pieces.Current, buffers[slot]) : null;
+            try
             {
-                for (long pos = 0; pos < input.Size;)
+                while (ahead != null)
                 {
-                    int n = (int)Math.Min(chunk - (outPos % chunk), input.Size - pos);
-                    var st = input.GetStatus(pos, n);
-                    n = (int)Math.Min(n, st.Length);
-                    bool zeroRange = (st.Flags & BlockStatusFlags.Zero) != 0;
-                    if (!zeroRange)
+                    var piece = ahead.GetAwaiter().GetResult();
+                    slot ^= 1;
+                    ahead = pieces.MoveNext() ? ReadPiece(pieces.Current, buffers[slot]) : null;
+                    if (!piece.Zero)
                     {
-                        var span = buf.AsSpan(0, n);
-                        input.Read(pos, span);
-                        if (span.IndexOfAnyExcept((byte)0) < 0)
-                            zeroRange = true;
-                        else if (compress)
-                            output.WriteCompressed(outPos, span);
+                        if (compress)
+                            output.WriteCompressed(piece.OutOffset, piece.Data.Span);
                         else
-                            output.Write(outPos, span);
+                            output.Write(piece.OutOffset, piece.Data.Span);
                     }
-                    if (zeroRange && !freshZero)
-                        output.WriteZeroes(outPos, n);
-                    pos += n;
-                    outPos += n;
-                    done += n;
+                    else if (!freshZero)
+                        output.WriteZeroes(piece.OutOffset, piece.Data.Length);
+                    done += piece.Data.Length;
                     if (progress)
                     {
                         int pct = total == 0 ? 100 : (int)(done * 100 / total);
@@ -103,6 +103,12 @@ public static partial class ImgCommand
                         }
                     }
                 }
+            }
+            finally
+            {
+                // An error while writing leaves the read ahead running: let it finish before the inputs close.
+                if (ahead is { IsCompleted: false })
+                    ((IAsyncResult)ahead).AsyncWaitHandle.WaitOne();
             }
             output.Flush();
             if (progress)
@@ -115,4 +121,37 @@ public static partial class ImgCommand
                 i.Dispose();
         }
     }
+
+    /// <summary>One stretch of the input: where it is read and written, and whether it is known to read as zeroes.</summary>
+    private readonly record struct ConvertRange(BlockDriver Input, long InOffset, long OutOffset, int Length, bool Zero);
+
+    /// <summary>A stretch read and ready to write: its bytes, or none when it reads as zeroes.</summary>
+    private readonly record struct ConvertPiece(long OutOffset, Memory<byte> Data, bool Zero);
+
+    // The inputs laid end to end, cut at chunk boundaries of the output and where the allocation status changes.
+    private static IEnumerable<ConvertRange> Pieces(List<BlockDriver> inputs, int chunk)
+    {
+        long outPos = 0;
+        foreach (var input in inputs)
+        {
+            for (long pos = 0; pos < input.Size;)
+            {
+                int n = (int)Math.Min(chunk - (outPos % chunk), input.Size - pos);
+                var st = input.GetStatus(pos, n);
+                n = (int)Math.Min(n, st.Length);
+                yield return new ConvertRange(input, pos, outPos, n, (st.Flags & BlockStatusFlags.Zero) != 0);
+                pos += n;
+                outPos += n;
+            }
+        }
+    }
+
+    private static Task<ConvertPiece> ReadPiece(ConvertRange range, byte[] buffer) => Task.Run(() =>
+    {
+        var data = buffer.AsMemory(0, range.Length);
+        if (range.Zero)
+            return new ConvertPiece(range.OutOffset, data, true);
+        range.Input.Read(range.InOffset, data.Span);
+        return new ConvertPiece(range.OutOffset, data, data.Span.IndexOfAnyExcept((byte)0) < 0);
+    });
 }
