@@ -35,6 +35,7 @@ public sealed partial class Qcow2Driver
                     long host = AllocateBytes(size);
                     _file.Write(host, packed.AsSpan(0, size));
                     WriteL2(l2, index, CompressedEntry(host, size));
+                    WriteL2Bitmap(l2, index, 0);
                     ReleaseOldEntry(old);
                 }
                 data = data[n..];

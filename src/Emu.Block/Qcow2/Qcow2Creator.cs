@@ -11,6 +11,8 @@ public sealed record Qcow2CreateOptions
     public int ClusterSize { get; init; } = 65536;
     public int RefcountBits { get; init; } = 16;
     public bool LazyRefcounts { get; init; }
+    /// <summary>128-bit L2 entries with 32 subclusters per cluster (extended_l2=on).</summary>
+    public bool ExtendedL2 { get; init; }
     public string? BackingFile { get; init; }
     public string? BackingFormat { get; init; }
     /// <summary>Passphrase for legacy AES encryption (encrypt.format=aes), or null.</summary>
@@ -31,12 +33,16 @@ public static class Qcow2Creator
             throw new BlockException("Different refcount widths than 16 bits require compatibility level 1.1 or above (use compat=1.1 or greater)");
         if (o.Version == 2 && o.LazyRefcounts)
             throw new BlockException("Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
+        if (o.ExtendedL2 && o.Version == 2)
+            throw new BlockException("Extended L2 entries are only supported with compatibility level 1.1 and above (use version=v3 or greater)");
+        if (o.ExtendedL2 && cs < 16384)
+            throw new BlockException("Extended L2 entries are only supported with cluster sizes of at least 16384 bytes");
         if (o.Size < 0)
             throw new BlockException("Image size must be a non-negative number");
         if (o.BackingFormat != null && o.BackingFile == null)
             throw new BlockException("Backing format cannot be used without backing file");
         int clusterBits = System.Numerics.BitOperations.Log2((uint)cs);
-        long l1Size = Qcow2Header.SizeToL1(o.Size, clusterBits);
+        long l1Size = Qcow2Header.SizeToL1(o.Size, clusterBits, o.ExtendedL2);
         if (l1Size * 8 > Qcow2Header.MaxL1Bytes)
             throw new BlockException("Image size is too big for the cluster size (the L1 table would exceed 32 MiB)");
         int order = System.Numerics.BitOperations.Log2((uint)o.RefcountBits);
@@ -71,6 +77,7 @@ public static class Qcow2Creator
             RefcountTableClusters = (int)tableClusters,
             RefcountOrder = order,
             CompatibleFeatures = o.LazyRefcounts ? Qcow2Header.CompatLazyRefcounts : 0,
+            IncompatibleFeatures = o.ExtendedL2 ? Qcow2Header.IncompatExtendedL2 : 0,
             BackingFile = o.BackingFile,
             BackingFormat = o.BackingFormat,
         };

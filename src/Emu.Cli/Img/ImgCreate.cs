@@ -58,8 +58,7 @@ public static partial class ImgCommand
         int refcountBits = opts.TryGetValue("refcount_bits", out var rb) && int.TryParse(rb, out int rbv) ? rbv
             : opts.ContainsKey("refcount_bits") ? throw new UsageException($"Invalid refcount_bits: '{rb}'") : 16;
         bool lazy = opts.TryGetValue("lazy_refcounts", out var lz) && OnOff("lazy_refcounts", lz);
-        if (opts.TryGetValue("extended_l2", out var el2) && OnOff("extended_l2", el2))
-            throw new UsageException("extended_l2=on is not supported yet");
+        bool extendedL2 = opts.TryGetValue("extended_l2", out var el2) && OnOff("extended_l2", el2);
         if (opts.TryGetValue("compression_type", out var ct) && ct != "zlib")
             throw new UsageException(ct == "zstd" ? "compression_type=zstd is not supported yet" : $"Invalid compression_type: '{ct}'");
         if (opts.TryGetValue("preallocation", out var pre) && pre != "off")
@@ -107,7 +106,7 @@ public static partial class ImgCommand
             line += $" cluster_size={clusterSize}";
             if (compat != null)
                 line += $" compat={compat}";
-            line += $" extended_l2=off compression_type=zlib size={size}";
+            line += $" extended_l2={(extendedL2 ? "on" : "off")} compression_type=zlib size={size}";
             if (backing != null)
                 line += $" backing_file={backing}";
             if (backingFmt != null)
@@ -122,6 +121,7 @@ public static partial class ImgCommand
             ClusterSize = clusterSize,
             RefcountBits = refcountBits,
             LazyRefcounts = lazy,
+            ExtendedL2 = extendedL2,
             BackingFile = backing,
             BackingFormat = backingFmt,
             AesKey = aesKey,
