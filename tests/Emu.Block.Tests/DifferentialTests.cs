@@ -19,12 +19,18 @@ public class DifferentialTests
     [InlineData(13, 262144)]
     [InlineData(14, 524288)]
     [InlineData(15, 1 << 20)]
-    public void RandomWorkloadMatchesQemu(int seed, int clusterSize)
+    [InlineData(16, 16384, true)]
+    [InlineData(17, 65536, true)]
+    [InlineData(18, 32768, true)]
+    [InlineData(19, 2 << 20, true)]
+    [InlineData(20, 131072, true)]
+    public void RandomWorkloadMatchesQemu(int seed, int clusterSize, bool extendedL2 = false)
     {
         using var dir = new TempDir();
         string ours = dir.File("ours.qcow2"), twin = dir.File("twin.qcow2");
         long size = (24L << 20) + 8192;
-        string[] create = ["create", "-q", "-f", "qcow2", "-o", $"cluster_size={clusterSize}"];
+        string options = $"cluster_size={clusterSize}" + (extendedL2 ? ",extended_l2=on" : "");
+        string[] create = ["create", "-q", "-f", "qcow2", "-o", options];
         Assert.Equal(0, Tools.Img([.. create, ours, size.ToString()]).ExitCode);
         Assert.Equal(0, Tools.QemuImg([.. create, twin, size.ToString()]).ExitCode);
         var rnd = new Random(seed);
