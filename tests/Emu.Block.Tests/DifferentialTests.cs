@@ -23,6 +23,11 @@ public class DifferentialTests
     [InlineData(17, 4096, "compression_type=zstd")]
     [InlineData(18, 65536, "preallocation=metadata")]
     [InlineData(19, 4096, "preallocation=falloc")]
+    [InlineData(20, 16384, "extended_l2=on")]
+    [InlineData(21, 65536, "extended_l2=on")]
+    [InlineData(22, 32768, "extended_l2=on")]
+    [InlineData(23, 2 << 20, "extended_l2=on")]
+    [InlineData(24, 131072, "extended_l2=on")]
     public void RandomWorkloadMatchesQemu(int seed, int clusterSize, string options = "")
     {
         using var dir = new TempDir();

@@ -208,8 +208,11 @@ public sealed partial class Qcow2Driver
                 cached.Data.CopyTo(table, 0);
             for (int j = 0; j < L2Entries; j++)
             {
-                ulong e = BE64(table.AsSpan(j * 8));
+                ulong e = ReadL2(table, j);
+                ulong bitmap = ReadL2Bitmap(table, j);
                 var kind = Classify(e);
+                if (ExtendedL2 && !CheckBitmap(e, bitmap, j, r))
+                    continue;
                 long guest = ((long)i << (ClusterBits + L2Bits)) + ((long)j << ClusterBits);
                 bool inDisk = guest < Header.Size;
                 switch (kind)
@@ -250,6 +253,28 @@ public sealed partial class Qcow2Driver
                 }
             }
         }
+    }
+
+    /// <summary>Reports an extended L2 entry whose bitmap contradicts its descriptor, as QEMU's check does;
+    /// false when the entry's clusters must not be counted (a compressed cluster with a bitmap).</summary>
+    private bool CheckBitmap(ulong entry, ulong bitmap, int index, CheckResult r)
+    {
+        switch (Classify(entry))
+        {
+            case ClusterKind.Compressed when bitmap != 0:
+                r.Messages.Add($"ERROR compressed cluster {index} with non-zero subcluster allocation bitmap, entry=0x{entry:x}");
+                r.Corruptions++;
+                return false;
+            case ClusterKind.Normal when ((bitmap >> 32) & bitmap) != 0:
+                r.Messages.Add($"ERROR offset={entry & OffsetMask:x}: Allocated cluster has corrupted subcluster allocation bitmap");
+                r.Corruptions++;
+                break;
+            case ClusterKind.Unallocated when (bitmap & AllAllocatedBits) != 0:
+                r.Messages.Add("ERROR: Unallocated cluster has non-zero subcluster allocation map");
+                r.Corruptions++;
+                break;
+        }
+        return true;
     }
 
     private void CheckCopiedFlags(CheckResult r)

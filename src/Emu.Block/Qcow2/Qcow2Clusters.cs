@@ -16,12 +16,15 @@ public sealed partial class Qcow2Driver
 
     internal int L2Index(long guestOffset) => (int)((guestOffset >> ClusterBits) & (L2Entries - 1));
 
-    internal static ulong ReadL2(Qcow2Cache.Entry table, int index) =>
-        BinaryPrimitives.ReadUInt64BigEndian(table.Data.AsSpan(index * 8));
+    /// <summary>The cluster descriptor (first 64 bits) of L2 entry index.</summary>
+    internal ulong ReadL2(Qcow2Cache.Entry table, int index) => ReadL2(table.Data, index);
 
-    internal static void WriteL2(Qcow2Cache.Entry table, int index, ulong value)
+    internal ulong ReadL2(byte[] table, int index) =>
+        BinaryPrimitives.ReadUInt64BigEndian(table.AsSpan(index << _l2EntryShift));
+
+    internal void WriteL2(Qcow2Cache.Entry table, int index, ulong value)
     {
-        BinaryPrimitives.WriteUInt64BigEndian(table.Data.AsSpan(index * 8), value);
+        BinaryPrimitives.WriteUInt64BigEndian(table.Data.AsSpan(index << _l2EntryShift), value);
         table.Dirty = true;
     }
 
@@ -29,7 +32,7 @@ public sealed partial class Qcow2Driver
     {
         if ((entry & CompressedFlag) != 0)
             return ClusterKind.Compressed;
-        if ((entry & ZeroFlag) != 0 && Header.Version >= 3)
+        if ((entry & _zeroFlag) != 0)
             return ClusterKind.Zero;
         if ((entry & OffsetMask) != 0)
             return ClusterKind.Normal;
@@ -71,6 +74,8 @@ public sealed partial class Qcow2Driver
     /// starting with the cluster whose L2 entry is given; with requireCopied, only clusters private to the active image.</summary>
     internal int ContiguousRun(long offset, ulong entry, int length, bool requireCopied)
     {
+        if (ExtendedL2)
+            return ContiguousSubclusterRun(offset, entry, length, requireCopied);
         int run = (int)Math.Min(length, ClusterSize - (offset & ClusterMask));
         long expect = (long)(entry & OffsetMask) + ClusterSize;
         while (run < length)

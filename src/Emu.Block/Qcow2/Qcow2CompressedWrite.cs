@@ -39,6 +39,7 @@ public sealed partial class Qcow2Driver
                     CheckDataWrite(host, size);
                     _file.Write(host, packed.AsSpan(0, size));
                     WriteL2(l2, index, CompressedEntry(host, size));
+                    WriteL2Bitmap(l2, index, 0);
                     ReleaseOldEntry(old);
                 }
                 data = data[n..];

@@ -11,6 +11,8 @@ public sealed record Qcow2CreateOptions
     public int ClusterSize { get; init; } = 65536;
     public int RefcountBits { get; init; } = 16;
     public bool LazyRefcounts { get; init; }
+    /// <summary>128-bit L2 entries with 32 subclusters per cluster (extended_l2=on).</summary>
+    public bool ExtendedL2 { get; init; }
     public string? BackingFile { get; init; }
     public string? BackingFormat { get; init; }
     /// <summary>Passphrase for legacy AES encryption (encrypt.format=aes), or null.</summary>
@@ -43,6 +45,10 @@ public static class Qcow2Creator
             throw new BlockException("Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
         if (o.Version == 2 && o.CompressionType != Qcow2Header.CompressionZlib)
             throw new BlockException("Non-zlib compression type is only supported with compatibility level 1.1 and above (use version=v3 or greater)");
+        if (o.ExtendedL2 && o.Version == 2)
+            throw new BlockException("Extended L2 entries are only supported with compatibility level 1.1 and above (use version=v3 or greater)");
+        if (o.ExtendedL2 && cs < 16384)
+            throw new BlockException("Extended L2 entries are only supported with cluster sizes of at least 16384 bytes");
         if (o.Size < 0)
             throw new BlockException("Image size must be a non-negative number");
         if (o.BackingFormat != null && o.BackingFile == null)
@@ -54,7 +60,7 @@ public static class Qcow2Creator
         if (o.DataFile != null && (o.DataFile.Length == 0 || System.Text.Encoding.UTF8.GetByteCount(o.DataFile) > Qcow2Header.MaxDataFileNameLength))
             throw new BlockException("Invalid data file name");
         int clusterBits = System.Numerics.BitOperations.Log2((uint)cs);
-        long l1Size = Qcow2Header.SizeToL1(o.Size, clusterBits);
+        long l1Size = Qcow2Header.SizeToL1(o.Size, clusterBits, o.ExtendedL2);
         if (l1Size * 8 > Qcow2Header.MaxL1Bytes)
             throw new BlockException("Image size is too big for the cluster size (the L1 table would exceed 32 MiB)");
         int order = System.Numerics.BitOperations.Log2((uint)o.RefcountBits);
@@ -102,7 +108,8 @@ public static class Qcow2Creator
             BackingFormat = o.BackingFormat,
             DataFile = o.DataFile,
             IncompatibleFeatures = (o.CompressionType != Qcow2Header.CompressionZlib ? Qcow2Header.IncompatCompression : 0)
-                | (o.DataFile != null ? Qcow2Header.IncompatDataFile : 0),
+                | (o.DataFile != null ? Qcow2Header.IncompatDataFile : 0)
+                | (o.ExtendedL2 ? Qcow2Header.IncompatExtendedL2 : 0),
             AutoclearFeatures = o.DataFileRaw ? Qcow2Header.AutoclearDataFileRaw : 0,
         };
 

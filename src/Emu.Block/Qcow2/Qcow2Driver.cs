@@ -34,6 +34,12 @@ public sealed partial class Qcow2Driver : BlockDriver
     internal readonly int L2Bits;
     internal readonly int L2Entries;
     internal readonly long ClusterMask;
+    /// <summary>True for 128-bit L2 entries with subcluster bitmaps.</summary>
+    internal readonly bool ExtendedL2;
+    /// <summary>log2 of the bytes of one L2 entry: 3, or 4 with extended L2 entries.</summary>
+    private readonly int _l2EntryShift;
+    /// <summary>The descriptor bit that marks a zero cluster: bit 0 in v3 images without subclusters, otherwise none.</summary>
+    private readonly ulong _zeroFlag;
 
     public override string Format => "qcow2";
     public override string FileName => _file.Path;
@@ -45,7 +51,7 @@ public sealed partial class Qcow2Driver : BlockDriver
     internal HostFile File => _file;
 
     /// <summary>Offset where the vm-state area starts: just beyond the range the disk's L1 can map.</summary>
-    public long VmStateOffset => Qcow2Header.SizeToL1(Header.Size, ClusterBits) << (ClusterBits + L2Bits);
+    public long VmStateOffset => Qcow2Header.SizeToL1(Header.Size, ClusterBits, ExtendedL2) << (ClusterBits + L2Bits);
 
     private Qcow2Driver(HostFile file, HostFile? dataFile, Qcow2Header header, BlockDriver? backing, Qcow2Crypto? crypto, ImageOptions options)
     {
@@ -57,7 +63,10 @@ public sealed partial class Qcow2Driver : BlockDriver
         _crypto = crypto;
         _readOnly = file.ReadOnly;
         ClusterBits = header.ClusterBits;
-        L2Bits = ClusterBits - 3;
+        ExtendedL2 = header.ExtendedL2;
+        _l2EntryShift = ExtendedL2 ? 4 : 3;
+        _zeroFlag = header.Version >= 3 && !ExtendedL2 ? ZeroFlag : 0;
+        L2Bits = header.L2Bits;
         L2Entries = 1 << L2Bits;
         ClusterMask = (1L << ClusterBits) - 1;
         _overlapChecks = options.OverlapCheck;
@@ -83,8 +92,6 @@ public sealed partial class Qcow2Driver : BlockDriver
         try
         {
             var header = Qcow2Header.Parse(file);
-            if ((header.IncompatibleFeatures & Qcow2Header.IncompatExtendedL2) != 0)
-                throw new BlockException($"'{path}' uses extended L2 entries (subclusters), which this version does not support yet");
             dataFile = OpenDataFile(path, header, options);
             if ((header.IncompatibleFeatures & Qcow2Header.IncompatCorrupt) != 0 && !options.ReadOnly)
                 throw new BlockException($"qcow2: Image is corrupt; cannot be opened read/write");
@@ -160,7 +167,11 @@ public sealed partial class Qcow2Driver : BlockDriver
             int chunk = (int)Math.Min(buffer.Length, ClusterSize - inCluster);
             ulong entry = GetL2Entry(offset);
             var kind = Classify(entry);
-            if (kind == ClusterKind.Normal)
+            if (ExtendedL2 && kind != ClusterKind.Compressed)
+            {
+                ReadSubclusters(offset, buffer[..chunk]);
+            }
+            else if (kind == ClusterKind.Normal)
             {
                 // One host read for the whole run of physically contiguous clusters.
                 chunk = ContiguousRun(offset, entry, buffer.Length, requireCopied: false);
@@ -253,7 +264,11 @@ public sealed partial class Qcow2Driver : BlockDriver
             var l2 = GetL2TableForWrite(offset);
             int index = L2Index(offset);
             ulong entry = ReadL2(l2, index);
-            if (Classify(entry) == ClusterKind.Normal && (entry & Copied) != 0)
+            if (ExtendedL2)
+            {
+                chunk = WriteSubclusters(offset, data[..chunk], l2);
+            }
+            else if (Classify(entry) == ClusterKind.Normal && (entry & Copied) != 0)
             {
                 long host = (long)(entry & OffsetMask);
                 CheckDataClusterForWrite(host);
@@ -360,7 +375,6 @@ public sealed partial class Qcow2Driver : BlockDriver
     {
         var kind = Classify(ReadL2(l2, index));
         return kind == ClusterKind.Zero || (kind == ClusterKind.Unallocated && (_backing == null || guest >= _backing.Size));
-        return true;
     }
 
     /// <summary>Fills dest with the current contents of the guest cluster whose old entry is given.</summary>
@@ -427,6 +441,13 @@ public sealed partial class Qcow2Driver : BlockDriver
         {
             long inCluster = offset & ClusterMask;
             long chunk = Math.Min(length, ClusterSize - inCluster);
+            if (ExtendedL2)
+            {
+                ZeroSubclusters(offset, (int)chunk, unmap);
+                offset += chunk;
+                length -= chunk;
+                continue;
+            }
             bool whole = inCluster == 0 && (chunk == ClusterSize || offset + chunk == Size);
             if (whole && DataFileRaw)
             {
@@ -475,6 +496,11 @@ public sealed partial class Qcow2Driver : BlockDriver
                     ZeroRawDataCluster(pos, Math.Min(ClusterSize, Size - pos));
                     continue;
                 }
+                if (ExtendedL2)
+                {
+                    DiscardCluster(pos);
+                    continue;
+                }
                 ulong old = GetL2Entry(pos);
                 if (old == 0)
                     continue;
@@ -496,11 +522,15 @@ public sealed partial class Qcow2Driver : BlockDriver
         lock (_lock)
         {
             CheckOpen();
+            if (ExtendedL2)
+                return GetStatusExtended(offset, length);
             long inCluster = offset & ClusterMask;
             ulong entry = GetL2Entry(offset);
             var kind = Classify(entry);
             long run = Math.Min(length, ClusterSize - inCluster);
-            long expectHost = kind == ClusterKind.Normal ? (long)(entry & OffsetMask) + ClusterSize : 0;
+            // Normal clusters and preallocated zero clusters report host offsets, so their runs must be contiguous.
+            bool hasHost = kind is ClusterKind.Normal or ClusterKind.Zero && (entry & OffsetMask) != 0;
+            long expectHost = hasHost ? (long)(entry & OffsetMask) + ClusterSize : 0;
             while (run < length)
             {
                 long next = offset + run;
@@ -515,33 +545,25 @@ public sealed partial class Qcow2Driver : BlockDriver
                 var k = Classify(e);
                 if (k != kind || k == ClusterKind.Compressed)
                     break;
-                if (k == ClusterKind.Normal)
+                if (hasHost)
                 {
                     if ((long)(e & OffsetMask) != expectHost)
                         break;
                     expectHost += ClusterSize;
                 }
+                else if (k == ClusterKind.Zero && (e & OffsetMask) != 0)
+                {
+                    break;
+                }
                 run += Math.Min(length - run, ClusterSize);
             }
+            long host = (long)(entry & OffsetMask) + inCluster;
             switch (kind)
             {
                 case ClusterKind.Normal:
-                    var flags = BlockStatusFlags.Data | BlockStatusFlags.Allocated;
-                    long host = (long)(entry & OffsetMask) + inCluster;
-                    if (_crypto == null)
-                    {
-                        flags |= BlockStatusFlags.OffsetValid;
-                        // Like QEMU, look through to the host file: a hole there reads as zeroes.
-                        long hole = _data.HoleLength(host, run);
-                        if (hole >= run)
-                            flags |= BlockStatusFlags.Zero;
-                        else if (hole >= ClusterSize - inCluster)
-                        {
-                            run = hole - ((host + hole) & ClusterMask);
-                            flags |= BlockStatusFlags.Zero;
-                        }
-                    }
-                    return new BlockStatus(run, flags, host, 0);
+                    return NormalStatus(run, host, ClusterMask);
+                case ClusterKind.Zero when hasHost && _crypto == null:
+                    return new BlockStatus(run, BlockStatusFlags.Zero | BlockStatusFlags.Allocated | BlockStatusFlags.OffsetValid, host, 0);
                 case ClusterKind.Zero:
                     return new BlockStatus(run, BlockStatusFlags.Zero | BlockStatusFlags.Allocated, 0, 0);
                 case ClusterKind.Compressed:
@@ -549,12 +571,39 @@ public sealed partial class Qcow2Driver : BlockDriver
                 default:
                     if (_backing == null)
                         return new BlockStatus(run, BlockStatusFlags.Zero, 0, 0);
-                    if (offset >= _backing.Size)
-                        return new BlockStatus(run, BlockStatusFlags.Zero, 0, 1);
-                    var inner = _backing.GetStatus(offset, Math.Min(run, _backing.Size - offset));
-                    return inner with { Depth = inner.Depth + 1 };
+                    return BackingStatus(offset, run);
             }
         }
+    }
+
+    /// <summary>Status of allocated data at a host offset; like QEMU, a hole in the host file reads as zeroes
+    /// (a partial hole is reported when it covers whole units of unitMask + 1 bytes).</summary>
+    private BlockStatus NormalStatus(long run, long host, long unitMask)
+    {
+        var flags = BlockStatusFlags.Data | BlockStatusFlags.Allocated;
+        if (_crypto == null)
+        {
+            flags |= BlockStatusFlags.OffsetValid;
+            long hole = _data.HoleLength(host, run);
+            if (hole >= run)
+                flags |= BlockStatusFlags.Zero;
+            else if (hole >= unitMask + 1 - (host & unitMask))
+            {
+                run = hole - ((host + hole) & unitMask);
+                flags |= BlockStatusFlags.Zero;
+            }
+        }
+        return new BlockStatus(run, flags, host, 0);
+    }
+
+    /// <summary>Status of a range the active image leaves to its backing file.</summary>
+    private BlockStatus BackingStatus(long offset, long run)
+    {
+        // Past the backing file's end the active image itself reads as zeroes, as QEMU reports it.
+        if (offset >= _backing!.Size)
+            return new BlockStatus(run, BlockStatusFlags.Zero, 0, 0);
+        var inner = _backing.GetStatus(offset, Math.Min(run, _backing.Size - offset));
+        return inner with { Depth = inner.Depth + 1 };
     }
 
     private bool L1EntryEmpty(long guestOffset)

@@ -24,6 +24,8 @@ public sealed partial class Qcow2Driver
         else
             CheckDataCluster(host);
         run = ContiguousRun(offset, entry, length, requireCopied: write);
+        if (run == 0)
+            return false;
         if (write)
             for (long c = host + ClusterSize; c < host + inCluster + run; c += ClusterSize)
                 CheckDataClusterForWrite(c);

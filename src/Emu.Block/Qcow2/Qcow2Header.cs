@@ -58,13 +58,15 @@ public sealed class Qcow2Header
     public List<(uint Type, byte[] Data)> UnknownExtensions { get; } = [];
 
     public int ClusterSize => 1 << ClusterBits;
-    public int L2Bits => ClusterBits - 3;
+    /// <summary>True when L2 entries are 128 bits with a subcluster bitmap (incompatible feature bit 4).</summary>
+    public bool ExtendedL2 => (IncompatibleFeatures & IncompatExtendedL2) != 0;
+    public int L2Bits => ClusterBits - (ExtendedL2 ? 4 : 3);
     public int RefcountBits => 1 << RefcountOrder;
 
     /// <summary>Entries needed in the L1 table to map a disk of the given size.</summary>
-    public static long SizeToL1(long size, int clusterBits)
+    public static long SizeToL1(long size, int clusterBits, bool extendedL2 = false)
     {
-        int shift = clusterBits + clusterBits - 3;
+        int shift = clusterBits + clusterBits - (extendedL2 ? 4 : 3);
         return (long)(((ulong)size + (1UL << shift) - 1) >> shift);
     }
 
@@ -148,7 +150,9 @@ public sealed class Qcow2Header
             throw new BlockException("Invalid L1 table offset");
         if ((ulong)l1Size * 8 > MaxL1Bytes)
             throw new BlockException("Active L1 table too large");
-        if (l1Size < SizeToL1(h.Size, h.ClusterBits))
+        if (h.ExtendedL2 && clusterSize / 32 < 512)
+            throw new BlockException($"Unsupported subcluster size: {clusterSize / 32}");
+        if (l1Size < SizeToL1(h.Size, h.ClusterBits, h.ExtendedL2))
             throw new BlockException("L1 table is too small");
         if (l1Size > 0 && (l1Offset == 0 || l1Offset > (ulong)long.MaxValue / 2))
             throw new BlockException("Invalid L1 table offset");

@@ -28,14 +28,15 @@ public sealed partial class Qcow2Driver
                     var l2 = GetL2TableForWrite(pos);
                     int index = L2Index(pos);
                     ulong old = ReadL2(l2, index);
-                    if (old == 0)
+                    if (old == 0 && ReadL2Bitmap(l2, index) == 0)
                         continue;
                     WriteL2(l2, index, 0);
+                    WriteL2Bitmap(l2, index, 0);
                     ReleaseOldEntry(old);
                 }
                 FlushInternal();
             }
-            long needL1 = Qcow2Header.SizeToL1(newSize, ClusterBits);
+            long needL1 = Qcow2Header.SizeToL1(newSize, ClusterBits, ExtendedL2);
             if (needL1 > _l1.Length)
             {
                 if (needL1 * 8 > Qcow2Header.MaxL1Bytes)

@@ -28,13 +28,13 @@ public sealed partial class Qcow2Driver
             var copy = (byte[])old.Data.Clone();
             for (int j = 0; j < L2Entries; j++)
             {
-                ulong e = BinaryPrimitives.ReadUInt64BigEndian(copy.AsSpan(j * 8));
+                ulong e = ReadL2(copy, j);
                 switch (Classify(e))
                 {
                     case ClusterKind.Normal:
                     case ClusterKind.Zero when (e & OffsetMask) != 0:
                         Add((long)(e & OffsetMask) >> ClusterBits, 1);
-                        BinaryPrimitives.WriteUInt64BigEndian(copy.AsSpan(j * 8), e & ~Copied);
+                        BinaryPrimitives.WriteUInt64BigEndian(copy.AsSpan(j << _l2EntryShift), e & ~Copied);
                         break;
                     case ClusterKind.Compressed:
                         var (off, len) = CompressedRange(e);

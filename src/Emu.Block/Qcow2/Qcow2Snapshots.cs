@@ -368,11 +368,21 @@ public sealed partial class Qcow2Driver
             {
                 int chunk = (int)Math.Min(buffer.Length, ClusterSize - (offset & ClusterMask));
                 long l1Index = offset >> (ClusterBits + L2Bits);
-                ulong entry = 0;
+                ulong entry = 0, bitmap = 0;
                 if (l1Index < l1.Length && (l1[l1Index] & OffsetMask) != 0)
-                    entry = ReadL2(GetL2Table(l1[l1Index]), L2Index(offset));
+                {
+                    var table = GetL2Table(l1[l1Index]);
+                    entry = ReadL2(table, L2Index(offset));
+                    bitmap = ReadL2Bitmap(table, L2Index(offset));
+                }
                 var kind = Classify(entry);
-                if (kind is ClusterKind.Unallocated or ClusterKind.Zero)
+                if (ExtendedL2 && kind != ClusterKind.Compressed)
+                {
+                    if (BitmapInvalid(entry, bitmap))
+                        throw MarkCorrupt($"Invalid cluster entry found in the vm-state of snapshot '{snap.Name}'");
+                    ReadWithinCluster(offset, entry, bitmap, buffer[..chunk], fromBacking: false);
+                }
+                else if (kind is ClusterKind.Unallocated or ClusterKind.Zero)
                     buffer[..chunk].Clear();
                 else
                     ReadCluster(offset, entry, kind, buffer[..chunk]);

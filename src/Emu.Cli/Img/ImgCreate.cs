@@ -66,8 +66,7 @@ public static partial class ImgCommand
         int refcountBits = opts.TryGetValue("refcount_bits", out var rb) && int.TryParse(rb, out int rbv) ? rbv
             : opts.ContainsKey("refcount_bits") ? throw new UsageException($"Invalid refcount_bits: '{rb}'") : 16;
         bool lazy = opts.TryGetValue("lazy_refcounts", out var lz) && OnOff("lazy_refcounts", lz);
-        if (opts.TryGetValue("extended_l2", out var el2) && OnOff("extended_l2", el2))
-            throw new UsageException("extended_l2=on is not supported yet");
+        bool extendedL2 = opts.TryGetValue("extended_l2", out var el2) && OnOff("extended_l2", el2);
         string compression = opts.GetValueOrDefault("compression_type") ?? "zlib";
         string? pre = opts.GetValueOrDefault("preallocation");
 
@@ -118,7 +117,7 @@ public static partial class ImgCommand
                 foreach (var k in Qcow2CreateKeys.Where(k => k.StartsWith("encrypt.")))
                     if (k == "encrypt.format" || opts.ContainsKey(k))
                         line += $" {k}={(k == "encrypt.format" ? encryptFormat : opts[k])}";
-            line += $" cluster_size={clusterSize} extended_l2=off";
+            line += $" cluster_size={clusterSize} extended_l2={(extendedL2 ? "on" : "off")}";
             if (pre != null)
                 line += $" preallocation={pre}";
             line += $" compression_type={compression} size={size}";
@@ -154,6 +153,7 @@ public static partial class ImgCommand
             ClusterSize = clusterSize,
             RefcountBits = refcountBits,
             LazyRefcounts = lazy,
+            ExtendedL2 = extendedL2,
             BackingFile = backing,
             BackingFormat = backingFmt,
             AesKey = aesKey,
