@@ -92,7 +92,7 @@ public class AtapiTests
         Assert.Equal(0xEB, bus.Io.In8(LbaHigh));
         bus.Io.Out8(Command, 0xEC);
         ExpectIrq();
-        Assert.Equal(0x51, Status);
+        Assert.Equal(0x41, Status);
         Assert.Equal(0x04, bus.Io.In8(Features));
         Assert.Equal(0x14, bus.Io.In8(LbaMid));
         Assert.Equal(0xEB, bus.Io.In8(LbaHigh));
@@ -209,7 +209,7 @@ public class AtapiTests
     {
         cdrom.ChangeMedia(null);
         SendPacket([0x00]);
-        ExpectStatusPhase(0x51);
+        ExpectStatusPhase(0x41);
         Assert.Equal(0x24, bus.Io.In8(Features)); // sense key NOT READY, ABRT
         SendPacket([0x03, 0, 0, 0, 18, 0]);
         var sense = ReadDrqBlock();
@@ -223,10 +223,10 @@ public class AtapiTests
     public void IllegalRequests()
     {
         SendPacket([0xFF]);
-        ExpectStatusPhase(0x51);
+        ExpectStatusPhase(0x41);
         Assert.Equal(0x54, bus.Io.In8(Features));
         SendPacket([0x28, 0, 0, 0, 0, 99, 0, 0, 2, 0]); // runs past the last block
-        ExpectStatusPhase(0x51);
+        ExpectStatusPhase(0x41);
         SendPacket([0x03, 0, 0, 0, 18, 0]);
         Assert.Equal(0x21, ReadDrqBlock()[12]);
         ExpectStatusPhase();
@@ -237,5 +237,66 @@ public class AtapiTests
     {
         SendPacket([0x00]);
         ExpectStatusPhase();
+    }
+
+    // The Linux guest's robustness checks (tests/guests/linux/robust.sh) compare these answers with QEMU's.
+    [Fact]
+    public void ZeroByteCountLimitAbortsPioDataCommandAndKeepsSense()
+    {
+        SendPacket([0xFF]);
+        ExpectStatusPhase(0x41);                          // sense: ILLEGAL REQUEST, invalid opcode
+        SendPacket([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], byteLimit: 0);
+        ExpectIrq();
+        Assert.Equal(0x41, Status);
+        Assert.Equal(0x04, bus.Io.In8(Features));         // ABRT, no sense key: aborted at the ATA level
+        Assert.Equal(0, disc.Requests);
+        SendPacket([0x00], byteLimit: 0);                 // a command without data needs no limit
+        ExpectStatusPhase();
+        SendPacket([0x03, 0, 0, 0, 18, 0]);
+        Assert.Equal(0x00, ReadDrqBlock()[2]);
+        ExpectStatusPhase();
+    }
+
+    [Fact]
+    public void ZeroByteCountLimitIsFineForDma()
+    {
+        bus.Memory.Write32(0x8000, 0x1_0000);
+        bus.Memory.Write32(0x8004, 0x8000_0800); // 2048 bytes, last entry
+        bus.Io.Out32(BmBase + 4, 0x8000);
+        bus.Io.Out8(BmBase, 0x08);
+        SendPacket([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], byteLimit: 0, dma: true);
+        bus.Io.Out8(BmBase, 0x09);
+        bus.Events.RunPending();
+        ExpectStatusPhase();
+        Assert.Equal(disc.Data.AsSpan(0, 2048).ToArray(), bus.Memory.Ram.AsSpan(0x1_0000, 2048).ToArray());
+    }
+
+    [Fact]
+    public void ModeSensePageControl()
+    {
+        SendPacket([0x5A, 0, 0xEA, 0, 0, 0, 0, 0, 0xFF]); // saved values of the capabilities page
+        ExpectStatusPhase(0x41);
+        SendPacket([0x03, 0, 0, 0, 18, 0]);
+        var sense = ReadDrqBlock();
+        Assert.Equal((0x05, 0x39), (sense[2], sense[12])); // ILLEGAL REQUEST, saving parameters not supported
+        ExpectStatusPhase();
+        SendPacket([0x5A, 0, 0x6A, 0, 0, 0, 0, 0, 0xFF]); // changeable values
+        ExpectStatusPhase(0x41);
+        SendPacket([0x03, 0, 0, 0, 18, 0]);
+        Assert.Equal(0x24, ReadDrqBlock()[12]);
+        ExpectStatusPhase();
+        SendPacket([0x5A, 0, 0x2A, 0, 0, 0, 0, 0, 0xFF]); // current values
+        Assert.Equal(0x2A, ReadDrqBlock()[8]);
+        ExpectStatusPhase();
+    }
+
+    [Fact]
+    public void ReadTocTakesTheLegacyFormatFieldWhenByteTwoIsZero()
+    {
+        SendPacket([0x43, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0x40]); // format 1 (session information) in byte 9
+        Assert.Equal(12, ReadDrqBlock().Length);
+        ExpectStatusPhase();
+        SendPacket([0x43, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xC0]); // format 3 (ATIP): not supported
+        ExpectStatusPhase(0x41);
     }
 }

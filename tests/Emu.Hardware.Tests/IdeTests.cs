@@ -273,7 +273,7 @@ public class IdeTests
     {
         bus.Io.Out8(Count, 3);
         bus.Io.Out8(Command, 0xC6);
-        Assert.Equal(0x51, Status);
+        Assert.Equal(0x41, Status);
         Assert.Equal(0x04, bus.Io.In8(Error));
     }
 
@@ -317,7 +317,7 @@ public class IdeTests
     {
         Issue(0x20, lba: 2047, count: 2);
         ExpectIrq();
-        Assert.Equal(0x51, Status);
+        Assert.Equal(0x41, Status);
         Assert.Equal(0x10, bus.Io.In8(Error));
         Assert.Equal(0, disk.Requests);
     }
@@ -327,7 +327,7 @@ public class IdeTests
     {
         bus.Io.Out8(Command, 0xA0); // PACKET: not for a hard disk
         ExpectIrq();
-        Assert.Equal(0x51, Status);
+        Assert.Equal(0x41, Status);
         Assert.Equal(0x04, bus.Io.In8(Error));
     }
 
@@ -338,7 +338,7 @@ public class IdeTests
         Issue(0x20, lba: 0, count: 1);
         bus.Events.RunPending();
         ExpectIrq();
-        Assert.Equal(0x51, Status);
+        Assert.Equal(0x41, Status);
         Assert.Equal(0x04, bus.Io.In8(Error));
     }
 
@@ -363,7 +363,19 @@ public class IdeTests
         Assert.Equal(0x45, ide[0][0]!.TransferMode);
         bus.Io.Out8(Error, 0x77);
         bus.Io.Out8(Command, 0xEF);
-        Assert.Equal(0x51, Status);
+        Assert.Equal(0x41, Status);
+        Assert.Equal(0x04, bus.Io.In8(Error));
+    }
+
+    [Fact]
+    public void SetFeaturesAcceptsAcousticManagementAndVendorNoOps()
+    {
+        foreach (byte feature in new byte[] { 0x42, 0xC2, 0x67, 0x69, 0x96, 0x9A })
+        {
+            bus.Io.Out8(Error, feature);
+            bus.Io.Out8(Command, 0xEF);
+            Assert.Equal(0x50, Status);
+        }
     }
 
     [Fact]

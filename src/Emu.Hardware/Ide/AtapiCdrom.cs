@@ -9,7 +9,8 @@ public sealed class AtapiCdrom : IdeDevice
 {
     public const int BlockSize = 2048;
     private const byte SenseNone = 0x00, SenseNotReady = 0x02, SenseIllegalRequest = 0x05;
-    private const byte AscInvalidOpcode = 0x20, AscLbaOutOfRange = 0x21, AscInvalidField = 0x24, AscNoMedium = 0x3A;
+    private const byte AscInvalidOpcode = 0x20, AscLbaOutOfRange = 0x21, AscInvalidField = 0x24, AscSavingNotSupported = 0x39;
+    private const byte AscNoMedium = 0x3A;
 
     private byte senseKey, asc;
 
@@ -61,6 +62,15 @@ public sealed class AtapiCdrom : IdeDevice
         id.Word(88, 0x3F | ((TransferMode & 0xF8) == 0x40 ? 0x100 << (TransferMode & 7) : 0));
         id.CopyTo(data);
     }
+
+    /// <summary>True when <paramref name="opcode"/> would return data to the host (so a PIO transfer needs a byte count
+    /// limit); a command that needs the disc reports NOT READY first when the tray is empty.</summary>
+    internal bool ReturnsData(byte opcode) => opcode switch
+    {
+        0x25 or 0x28 or 0xA8 or 0x43 => Media != null,
+        0x03 or 0x12 or 0x5A or 0x46 or 0x4A => true,
+        _ => false,
+    };
 
     /// <summary>Executes one packet; a response goes to <paramref name="response"/> (at least 64 bytes).</summary>
     internal PacketOutcome Execute(ReadOnlySpan<byte> cdb, Span<byte> response)
@@ -138,7 +148,10 @@ public sealed class AtapiCdrom : IdeDevice
         if (NeedMedia() is { } noMedium)
             return noMedium;
         bool msf = (cdb[1] & 0x02) != 0;
+        // MMC puts the format in byte 2; older (SFF-8020) hosts put it in the top bits of byte 9.
         int format = cdb[2] & 0x0F;
+        if (format == 0)
+            format = cdb[9] >> 6;
         int allocation = cdb[7] << 8 | cdb[8];
         int length;
         switch (format)
@@ -187,6 +200,14 @@ public sealed class AtapiCdrom : IdeDevice
     {
         int page = cdb[2] & 0x3F;
         int allocation = cdb[7] << 8 | cdb[8];
+        // Page control: only current values; the drive keeps no saved ones.
+        switch (cdb[2] >> 6)
+        {
+            case 3:
+                return Error(SenseIllegalRequest, AscSavingNotSupported);
+            case 1 or 2:
+                return Error(SenseIllegalRequest, AscInvalidField);
+        }
         response[..64].Clear();
         response[2] = (byte)(Media != null ? 0x70 : 0x71); // medium type: disc present or none
         int length = 8;

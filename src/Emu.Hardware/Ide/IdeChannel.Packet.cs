@@ -85,6 +85,13 @@ public sealed partial class IdeChannel
         Span<byte> packet = stackalloc byte[PacketSize];
         buffer.AsSpan(0, PacketSize).CopyTo(packet);
         transfer = Transfer.None;
+        // A PIO command that returns data needs a byte count limit (still in LBA mid/high): zero aborts the command
+        // at the ATA level before it runs (ATA8-ACS 7.18.6.49), leaving the sense data as it was.
+        if ((lbaHigh | lbaMid) == 0 && !packetDma && cdrom.ReturnsData(packet[0]))
+        {
+            Abort();
+            return;
+        }
         var outcome = cdrom.Execute(packet, buffer);
         switch (outcome.Kind)
         {
@@ -180,7 +187,7 @@ public sealed partial class IdeChannel
         if (senseKey is { } key)
         {
             error = (byte)(key << 4 | ErrorAbort);
-            status = StatusReady | StatusSeek | StatusError;
+            status = StatusReady | StatusError;
         }
         else
             status = StatusReady | StatusSeek;

@@ -577,8 +577,8 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
                 }
                 drive.TransferMode = (byte)count;
                 break;
-            case 0x55 or 0xAA or 0x66 or 0xCC or 0x05 or 0x85:
-                break; // look-ahead, reverting to defaults, APM: accepted, no effect here
+            case 0x55 or 0xAA or 0x66 or 0xCC or 0x05 or 0x85 or 0x42 or 0xC2 or 0x67 or 0x69 or 0x96 or 0x9A:
+                break; // look-ahead, reverting to defaults, APM, acoustic management, vendor no-ops: accepted, no effect here
             default:
                 Abort();
                 return;
@@ -680,11 +680,12 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
 
     private void Abort() => Fail(ErrorAbort);
 
+    // An error leaves DRDY and ERR, without DSC (as QEMU's drives report it: status 0x41).
     private void Fail(byte errorBits)
     {
         transfer = Transfer.None;
         error = errorBits;
-        status = StatusReady | StatusSeek | StatusError;
+        status = StatusReady | StatusError;
         SetIrqPending(true);
     }
 

@@ -16,9 +16,11 @@
 #   linux.iso    isolinux El Torito CD with the same kernel and initramfs; its /init benchmarks the
 #                first IDE disk (/dev/sda2 if it has one, else the whole /dev/sda)
 #   data.qcow2   an empty 128 MiB qcow2 data disk to pair with linux.iso
+#   robust.qcow2 linux.qcow2 whose syslinux boots the "robust" label (emu.robust=1: robustness checks)
 #
 # The guest's /init (init.sh next to this script) prints EMU-GUEST-READY on ttyS0, benchmarks the
-# data disk with O_DIRECT and powers off. A second run with everything in place takes a few seconds.
+# data disk with O_DIRECT and powers off; with emu.robust=1 it runs robust-guest.sh (and atacheck,
+# assembled from atacheck.asm) instead. A second run with everything in place takes a few seconds.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -69,7 +71,7 @@ TOOLS=(
     "syslinux:syslinux" "/usr/lib/syslinux/mbr/mbr.bin:syslinux-common"
     "/usr/lib/syslinux/modules/bios/ldlinux.c32:syslinux-common" "/usr/lib/ISOLINUX/isolinux.bin:isolinux"
     "mcopy:mtools" "mkfs.fat:dosfstools" "sfdisk:fdisk" "cpio:cpio" "depmod:kmod" "xorriso:xorriso"
-    "qemu-img:qemu-utils" "gzip:gzip" "perl:perl-base" "md5sum:coreutils"
+    "qemu-img:qemu-utils" "gzip:gzip" "perl:perl-base" "md5sum:coreutils" "nasm:nasm" "ld:binutils"
 )
 missing=()
 for t in "${TOOLS[@]}"; do
@@ -138,8 +140,8 @@ BUSYBOX=$CACHE/busybox/bin/busybox
 
 # --- up to date? -----------------------------------------------------------------------------------
 STAMP_WANT=$( { echo "$KDEB $BDEB $CMDLINE $DISK_MIB $BOOT_START $BOOT_MIB $DATA_DISK_MIB ${MODULES[*]} ${APPLETS[*]}";
-               cat "$0" "$HERE/init.sh"; } | md5sum | cut -d' ' -f1)
-OUTPUTS=("$CACHE/linux.raw" "$CACHE/linux.qcow2" "$CACHE/linux.iso" "$CACHE/data.qcow2" "$CACHE/initrd.gz")
+               cat "$0" "$HERE/init.sh" "$HERE/robust-guest.sh" "$HERE/atacheck.asm"; } | md5sum | cut -d' ' -f1)
+OUTPUTS=("$CACHE/linux.raw" "$CACHE/linux.qcow2" "$CACHE/linux.iso" "$CACHE/data.qcow2" "$CACHE/robust.qcow2" "$CACHE/initrd.gz")
 uptodate=1
 for f in "${OUTPUTS[@]}"; do [ -s "$f" ] || uptodate=0; done
 [ -f "$CACHE/stamp" ] && [ "$(cat "$CACHE/stamp")" = "$STAMP_WANT" ] || uptodate=0
@@ -193,6 +195,9 @@ for m in "${ORDER[@]}"; do
     echo "$m" >>"$R/modules.load"
 done
 install -m 755 "$HERE/init.sh" "$R/init"
+install -m 644 "$HERE/robust-guest.sh" "$R/robust"
+nasm -f elf32 -o "$WORK/atacheck.o" "$HERE/atacheck.asm"
+ld -m elf_i386 -static -nostdlib -o "$R/bin/atacheck" "$WORK/atacheck.o"
 # 1 MiB deterministic pseudo-random pattern for the write/read-back check.
 perl -e 'srand(20240607); print pack("C*", map { int(rand(256)) } 1 .. 1048576)' >"$R/pattern.bin"
 (cd "$R" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -9 -n >"$WORK/initrd.gz"
@@ -204,16 +209,24 @@ FAT=$WORK/boot.fat
 rm -f "$FAT"
 mkfs.fat -C -F 16 -h "$BOOT_START" -n EMUBOOT -i 454d5530 "$FAT" $((BOOT_MIB * 1024)) >/dev/null
 syslinux --install "$FAT"              # mtools based: no loop device, no mount
-cat >"$WORK/syslinux.cfg" <<EOF
+# syslinux_cfg LABEL: both labels, booting the given one without a prompt.
+syslinux_cfg() {
+    cat <<EOF
 SERIAL 0 115200
-DEFAULT linux
+DEFAULT $1
 PROMPT 0
 TIMEOUT 0
 LABEL linux
   KERNEL /vmlinuz
   INITRD /initrd.gz
   APPEND $CMDLINE emu.data=/dev/sda2
+LABEL robust
+  KERNEL /vmlinuz
+  INITRD /initrd.gz
+  APPEND $CMDLINE emu.data=/dev/sda2 emu.robust=1
 EOF
+}
+syslinux_cfg linux >"$WORK/syslinux.cfg"
 MTOOLS_SKIP_CHECK=1 mcopy -i "$FAT" "$VMLINUZ" ::/vmlinuz
 MTOOLS_SKIP_CHECK=1 mcopy -i "$FAT" "$WORK/initrd.gz" ::/initrd.gz
 MTOOLS_SKIP_CHECK=1 mcopy -i "$FAT" "$WORK/syslinux.cfg" ::/syslinux.cfg
@@ -228,6 +241,13 @@ EOF
 dd if=/usr/lib/syslinux/mbr/mbr.bin of="$RAW" bs=440 count=1 conv=notrunc status=none
 dd if="$FAT" of="$RAW" bs=512 seek="$BOOT_START" conv=notrunc,sparse status=none
 qemu-img convert -f raw -O qcow2 "$RAW" "$WORK/linux.qcow2"
+# robust.qcow2: the same disk, booting the "robust" label.
+syslinux_cfg robust >"$WORK/syslinux.cfg"
+MTOOLS_SKIP_CHECK=1 mcopy -o -i "$FAT" "$WORK/syslinux.cfg" ::/syslinux.cfg
+cp --sparse=always "$RAW" "$WORK/robust.raw"
+dd if="$FAT" of="$WORK/robust.raw" bs=512 seek="$BOOT_START" conv=notrunc,sparse status=none
+qemu-img convert -f raw -O qcow2 "$WORK/robust.raw" "$WORK/robust.qcow2"
+rm -f "$WORK/robust.raw"
 
 # --- ISO: isolinux El Torito -----------------------------------------------------------------------
 ISOROOT=$WORK/iso
@@ -251,8 +271,8 @@ xorriso -as mkisofs -quiet -o "$WORK/linux.iso" -V EMU_LINUX -r -J \
 [ -s "$WORK/linux.iso" ] || die "xorriso produced no ISO"
 qemu-img create -q -f qcow2 "$WORK/data.qcow2" "${DATA_DISK_MIB}M"
 
-for f in linux.raw linux.qcow2 linux.iso data.qcow2 initrd.gz; do mv -f "$WORK/$f" "$CACHE/$f"; done
+for f in linux.raw linux.qcow2 linux.iso data.qcow2 robust.qcow2 initrd.gz; do mv -f "$WORK/$f" "$CACHE/$f"; done
 cp -f "$VMLINUZ" "$CACHE/vmlinuz"
 echo "$STAMP_WANT" >"$CACHE/stamp"
 log "built: kernel $KVER ($KDEB), busybox ($BDEB)"
-ls -l "$CACHE"/linux.raw "$CACHE"/linux.qcow2 "$CACHE"/linux.iso "$CACHE"/data.qcow2 >&2
+ls -l "$CACHE"/linux.raw "$CACHE"/linux.qcow2 "$CACHE"/linux.iso "$CACHE"/data.qcow2 "$CACHE"/robust.qcow2 >&2

@@ -12,6 +12,7 @@
 #   emu.rand=N             number of 4 KiB random reads (default 2000)
 #   emu.wait=N             seconds to wait for the data device to appear (default 120)
 #   emu.shell=1            drop to a shell on the console instead of powering off
+#   emu.robust=1           instead of the benchmark, run the robustness checks (/robust, robust-guest.sh)
 
 PATH=/bin:/sbin
 export PATH
@@ -23,7 +24,7 @@ exec </dev/console >/dev/console 2>&1
 mkdir -p /tmp
 mount -t tmpfs tmpfs /tmp 2>/dev/null
 
-DATA= ; MIB=64 ; RAND=2000 ; WAIT=120 ; SHELL_AT_END=0
+DATA= ; MIB=64 ; RAND=2000 ; WAIT=120 ; SHELL_AT_END=0 ; ROBUST=0
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         emu.data=*)  DATA=${arg#emu.data=} ;;
@@ -31,6 +32,7 @@ for arg in $(cat /proc/cmdline); do
         emu.rand=*)  RAND=${arg#emu.rand=} ;;
         emu.wait=*)  WAIT=${arg#emu.wait=} ;;
         emu.shell=1) SHELL_AT_END=1 ;;
+        emu.robust=1) ROBUST=1 ;;
     esac
 done
 
@@ -131,6 +133,12 @@ for d in /sys/class/ata_device/dev*; do
     case "$(cat "$d/class")" in ata|atapi) ;; *) continue ;; esac
     echo "transfer-mode: ata${n%%.*}.0${n#*.} $(cat "$d/class") $(cat "$d/xfer_mode") (pio_mode $(cat "$d/pio_mode"), dma_mode $(cat "$d/dma_mode"))"
 done
+if [ "$ROBUST" = 1 ]; then
+    . /robust
+    echo "EMU-GUEST-DONE"
+    power_off
+fi
+
 # --- sequential write and read (O_DIRECT, 1 MiB blocks) -----------------------------------------
 BYTES=$((MIB * 1048576))
 t0=$(now_ns)
