@@ -34,7 +34,7 @@ if [[ ! -f "$sparse" ]]; then
 fi
 if [[ ! -f "$text" ]]; then
   # Program code and libraries: compressible (about 2:1), not trivially so.
-  while :; do cat /usr/lib/x86_64-linux-gnu/*.so* /usr/bin/* 2>/dev/null; done | head -c 512M > "$work/text.raw" || true
+  for _ in $(seq 20); do cat /usr/lib/x86_64-linux-gnu/*.so* /usr/bin/* 2>/dev/null; done | head -c 512M > "$work/text.raw" || true
   qemu-img convert -O qcow2 "$work/text.raw" "$text"
   rm -f "$work/text.raw"
 fi

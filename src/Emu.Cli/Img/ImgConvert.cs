@@ -68,13 +68,13 @@ public static partial class ImgCommand
             if (chunk < 1 << 20 && !compress)
                 chunk = 1 << 20;
             if (compress)
-                chunk = output.ClusterSize;
+                chunk = Math.Max(output.ClusterSize, (1 << 20) / output.ClusterSize * output.ClusterSize);
             // The next piece is read (and checked for zeroes) on the thread pool while this one is written.
             byte[][] buffers = [new byte[chunk], new byte[chunk]];
             int slot = 0;
             long done = 0;
             int lastShown = -1;
-            using var pieces = Pieces(inputs, chunk).GetEnumerator();
+            using var pieces = Pieces(inputs, chunk, compress ? output.ClusterSize : 1).GetEnumerator();
             var ahead = pieces.MoveNext() ? ReadPiece(pieces.Current, buffers[slot]) : null;
             try
             {
@@ -86,7 +86,7 @@ public static partial class ImgCommand
                     if (!piece.Zero)
                     {
                         if (compress)
-                            output.WriteCompressed(piece.OutOffset, piece.Data.Span);
+                            WriteCompressedRuns(output, piece, freshZero);
                         else
                             output.Write(piece.OutOffset, piece.Data.Span);
                     }
@@ -128,8 +128,10 @@ public static partial class ImgCommand
     /// <summary>A stretch read and ready to write: its bytes, or none when it reads as zeroes.</summary>
     private readonly record struct ConvertPiece(long OutOffset, Memory<byte> Data, bool Zero);
 
-    // The inputs laid end to end, cut at chunk boundaries of the output and where the allocation status changes.
-    private static IEnumerable<ConvertRange> Pieces(List<BlockDriver> inputs, int chunk)
+    // The inputs laid end to end, cut at chunk boundaries of the output and where the allocation status changes,
+    // but only at multiples of align (compressed writes take whole clusters): a piece rounded up past a status
+    // change is read rather than assumed zero.
+    private static IEnumerable<ConvertRange> Pieces(List<BlockDriver> inputs, int chunk, int align)
     {
         long outPos = 0;
         foreach (var input in inputs)
@@ -138,12 +140,40 @@ public static partial class ImgCommand
             {
                 int n = (int)Math.Min(chunk - (outPos % chunk), input.Size - pos);
                 var st = input.GetStatus(pos, n);
-                n = (int)Math.Min(n, st.Length);
-                yield return new ConvertRange(input, pos, outPos, n, (st.Flags & BlockStatusFlags.Zero) != 0);
+                bool zero = (st.Flags & BlockStatusFlags.Zero) != 0;
+                if (st.Length < n)
+                {
+                    long aligned = (st.Length + align - 1) / align * align;
+                    zero &= aligned == st.Length;
+                    n = (int)Math.Min(n, aligned);
+                }
+                yield return new ConvertRange(input, pos, outPos, n, zero);
                 pos += n;
                 outPos += n;
             }
         }
+    }
+
+    // Compressed output keeps all-zero clusters unallocated (or zeroed), as qemu-img does: only the runs of
+    // clusters with data are compressed, each run in one call so its clusters compress in parallel.
+    private static void WriteCompressedRuns(BlockDriver output, ConvertPiece piece, bool freshZero)
+    {
+        var data = piece.Data.Span;
+        int cluster = output.ClusterSize;
+        int start = 0;
+        for (int at = 0; at < data.Length; at += cluster)
+        {
+            var part = data.Slice(at, Math.Min(cluster, data.Length - at));
+            if (part.IndexOfAnyExcept((byte)0) >= 0)
+                continue;
+            if (at > start)
+                output.WriteCompressed(piece.OutOffset + start, data[start..at]);
+            if (!freshZero)
+                output.WriteZeroes(piece.OutOffset + at, part.Length);
+            start = at + part.Length;
+        }
+        if (start < data.Length)
+            output.WriteCompressed(piece.OutOffset + start, data[start..]);
     }
 
     private static Task<ConvertPiece> ReadPiece(ConvertRange range, byte[] buffer) => Task.Run(() =>
