@@ -14,7 +14,7 @@ public sealed class LuksTemplate : IDisposable
     public LuksTemplate()
     {
         Path = _dir.File("template.qcow2");
-        var r = Tools.QemuImg("create", "-q", "-f", "qcow2", "--object", LuksTests.Secret,
+        var r = LuksTests.QemuCreate("-q", "-f", "qcow2", "--object", LuksTests.Secret,
             "-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10", Path, "16M");
         if (r.ExitCode != 0)
             throw new InvalidOperationException(r.Err);
