@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+
+namespace Emu.Machine.Tests;
+
+/// <summary>Debian's i386 Linux (built by tests/guests/linux/build.sh, which test.sh runs first) boots through
+/// <c>emu run</c>, benchmarks its data disk through the kernel and powers off; the image is then checked with
+/// the real qemu-img/qemu-io.</summary>
+public static class LinuxGuest
+{
+    /// <summary>Where build.sh leaves the guest images.</summary>
+    public static string Cache => Environment.GetEnvironmentVariable("EMU_LINUX_CACHE") is { Length: > 0 } c ? c
+        : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "emu", "linux");
+
+    /// <summary>A private copy of one of build.sh's outputs (the guest writes to it).</summary>
+    public static string CopyOf(string name, string dir)
+    {
+        string src = Path.Combine(Cache, name);
+        Assert.True(File.Exists(src), $"{src} is missing: run tests/guests/linux/build.sh as root (./test.sh does)");
+        string dst = Path.Combine(dir, name);
+        File.Copy(src, dst);
+        return dst;
+    }
+
+    /// <summary>Runs <c>emu run</c> with the given arguments and returns its exit status and serial transcript.</summary>
+    public static (int Status, string Serial) Run(string dir, params string[] args)
+    {
+        string log = Path.Combine(dir, "serial.txt");
+        var stderr = new StringWriter();
+        int status = Emu.Cli.Run.RunCommand.Run(
+            [.. args, "--serial", "file:" + log, "--debugcon", "none", "--monitor", "none", "--timeout", "1200"], stderr);
+        string serial = File.Exists(log) ? File.ReadAllText(log) : "";
+        return (status, serial + stderr);
+    }
+
+    /// <summary>What every benchmark run must print, from the ready marker to the verified write/read-back;
+    /// returns the md5 the guest read back.</summary>
+    public static string AssertBenchmarkTranscript(int status, string serial)
+    {
+        string tail = serial.Length > 6000 ? serial[^6000..] : serial;
+        Assert.True(status == 0, $"emu run exit status {status}\n{tail}");
+        Assert.Contains("EMU-GUEST-READY", serial);
+        Assert.DoesNotContain("EMU-GUEST-ERROR", serial);
+        Assert.Matches(@"transfer-mode: ata\d\.00 ata XFER_MW_DMA_2", serial);
+        Assert.Matches(@"seq-write: \d+\.\d MB/s \(67108864 bytes", serial);
+        Assert.Matches(@"seq-read: \d+\.\d MB/s \(67108864 bytes", serial);
+        Assert.Matches(@"rand-read-4k: \d+ IOPS \(2000 reads", serial);
+        Assert.Contains("EMU-GUEST-DONE", serial);
+        Assert.Contains("powering off (ACPI S5)", serial);
+        var verify = Regex.Match(serial, @"verify: OK ([0-9a-f]{32})");
+        Assert.True(verify.Success, $"no verified write/read-back\n{tail}");
+        return verify.Groups[1].Value;
+    }
+
+    /// <summary>qemu-img check is clean, qemu-io reads the guest's zeros, and the 1 MiB the guest wrote at
+    /// <paramref name="patternOffset"/> has the md5 the guest printed.</summary>
+    public static void AssertImageHoldsGuestData(string image, string dir, long zeroOffset, long patternOffset, string md5)
+    {
+        var (code, output) = Tool("qemu-img", $"check {image}");
+        Assert.True(code == 0, $"qemu-img check: {code}\n{output}");
+        Assert.Contains("No errors were found on the image.", output);
+        (code, output) = Tool("qemu-io", $"-r -f qcow2 -c \"read -P 0 {zeroOffset} 64M\" {image}");
+        Assert.True(code == 0 && !output.Contains("Pattern verification failed"), output);
+        string raw = Path.Combine(dir, "image.raw");
+        (code, output) = Tool("qemu-img", $"convert -f qcow2 -O raw {image} {raw}");
+        Assert.True(code == 0, output);
+        var pattern = new byte[1 << 20];
+        using (var f = File.OpenRead(raw))
+        {
+            f.Position = patternOffset;
+            f.ReadExactly(pattern);
+        }
+        File.Delete(raw);
+        Assert.Equal(md5, Convert.ToHexStringLower(MD5.HashData(pattern)));
+    }
+
+    private static (int Code, string Output) Tool(string tool, string args)
+    {
+        var p = Process.Start(new ProcessStartInfo(tool, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var err = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, output + err.Result);
+    }
+}
+
+/// <summary>The guest from its qcow2 disk: <c>emu run --config config/linux.json --disk COPY</c>.</summary>
+public class LinuxDiskBootTests
+{
+    [Fact]
+    public void BootsFromQcow2BenchmarksAndPowersOff()
+    {
+        string dir = Directory.CreateTempSubdirectory("emu-linux-").FullName;
+        try
+        {
+            string disk = LinuxGuest.CopyOf("linux.qcow2", dir);
+            var (status, serial) = LinuxGuest.Run(dir, "--config", Path.Combine(DemoGuestTests.ProjectRoot(), "config", "linux.json"),
+                "--disk", disk + ",format=qcow2");
+            string md5 = LinuxGuest.AssertBenchmarkTranscript(status, serial);
+            Assert.Contains("data device /dev/sda2", serial);
+            // /dev/sda2 starts at sector 2048 + 32 MiB of boot partition; the pattern follows the 64 MiB area.
+            const long data = (2048 + 32 * 2048) * 512L;
+            LinuxGuest.AssertImageHoldsGuestData(disk, dir, data, data + (64 << 20), md5);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}
+
+/// <summary>The same guest from an El Torito CD on the ATAPI CD-ROM, benchmarking a qcow2 data disk on IDE.</summary>
+public class LinuxCdromBootTests
+{
+    [Fact]
+    public void BootsFromIsoAndBenchmarksTheDataDisk()
+    {
+        string dir = Directory.CreateTempSubdirectory("emu-linux-iso-").FullName;
+        try
+        {
+            string data = LinuxGuest.CopyOf("data.qcow2", dir);
+            string iso = Path.Combine(LinuxGuest.Cache, "linux.iso");
+            var (status, serial) = LinuxGuest.Run(dir, "--config", Path.Combine(DemoGuestTests.ProjectRoot(), "config", "linux.json"),
+                "--disk", data + ",format=qcow2", "--cdrom", iso, "--boot", "d");
+            string md5 = LinuxGuest.AssertBenchmarkTranscript(status, serial);
+            Assert.Contains("data device /dev/sda:", serial);
+            Assert.Matches(@"transfer-mode: ata\d\.00 atapi ", serial);
+            LinuxGuest.AssertImageHoldsGuestData(data, dir, 0, 64 << 20, md5);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}
