@@ -8,9 +8,6 @@ namespace Emu.X86.Tests;
 /// all rounding modes and precision controls.</summary>
 public unsafe class NativeX87DifferentialTests
 {
-    [DllImport("libc")]
-    static extern IntPtr mmap(IntPtr addr, nuint length, int prot, int flags, int fd, nint offset);
-
     // Buffer layout (both sides): a @0 (10 bytes), b @16, control word @32, result @48 (10 bytes), status @64.
     static readonly (string Name, Action<Assembler, Func<int, AssemblerMemoryOperand>> Body, int ResultBytes)[] Ops =
     {
@@ -76,7 +73,7 @@ public unsafe class NativeX87DifferentialTests
     public void ArithmeticMatchesTheHostFpuBitForBit()
     {
         if (RuntimeInformation.ProcessArchitecture != Architecture.X64 || !OperatingSystem.IsLinux()) return;
-        IntPtr mem = mmap(IntPtr.Zero, 1 << 16, 7, 0x22, -1, 0);
+        IntPtr mem = NativeX87Harness.AllocateCode();
         var rng = new Random(4321);
         var m = new TestMachine();
         m.Cpu.SetSegmentReal(SegReg.CS, 0);
@@ -86,26 +83,7 @@ public unsafe class NativeX87DifferentialTests
         byte* buf = stackalloc byte[80];
         foreach (var (name, body, resultBytes) in Ops)
         {
-            byte[] native = TestMachine.Assemble(64, (ulong)mem, a =>
-            {
-                a.fninit();
-                a.fldcw(__word_ptr[rdi + 32]);
-                body(a, off => __[rdi + off]);
-                a.fnstsw(__word_ptr[rdi + 64]);
-                a.ret();
-            });
-            Marshal.Copy(native, 0, mem, native.Length);
-            var fn = (delegate* unmanaged<byte*, void>)mem;
-            m.Load(TestMachine.CodeBase, TestMachine.Assemble(16, TestMachine.CodeBase, a =>
-            {
-                a.xor(ax, ax); a.mov(ds, ax);
-                a.fninit();
-                a.fldcw(__word_ptr[Buf + 32]);
-                body(a, off => __[(long)(Buf + off)]);
-                a.fnstsw(__word_ptr[Buf + 64]);
-                a.mov(al, 1);
-                a.@out(0xF4, al);
-            }));
+            var fn = NativeX87Harness.Prepare(m, mem, Buf, body);
             for (int n = 0; n < 2000; n++)
             {
                 Float80 x = RandomValue(rng, 16383);

@@ -10,9 +10,6 @@ namespace Emu.X86.Tests;
 /// errors bit for bit; exception flags (including DE and UE for denormals) and C2 always exactly.</summary>
 public unsafe class NativeX87TranscendentalTests(ITestOutputHelper output)
 {
-    [DllImport("libc")]
-    static extern IntPtr mmap(IntPtr addr, nuint length, int prot, int flags, int fd, nint offset);
-
     // Buffer layout (both sides): x @0, y @16, control word @32, first result @48, final status @64,
     // second result @80, status right after the instruction @96.
     const int BufSize = 112;
@@ -113,7 +110,7 @@ public unsafe class NativeX87TranscendentalTests(ITestOutputHelper output)
     public void TranscendentalsMatchTheHostFpuWithinOneUlp()
     {
         if (RuntimeInformation.ProcessArchitecture != Architecture.X64 || !OperatingSystem.IsLinux()) return;
-        IntPtr mem = mmap(IntPtr.Zero, 1 << 16, 7, 0x22, -1, 0);
+        IntPtr mem = NativeX87Harness.AllocateCode();
         var rng = new Random(2718);
         var m = new TestMachine();
         m.Cpu.SetSegmentReal(SegReg.CS, 0);
@@ -130,26 +127,7 @@ public unsafe class NativeX87TranscendentalTests(ITestOutputHelper output)
                 a.fstp(T(at(48)));
                 if (twoResults) a.fstp(T(at(80)));
             }
-            byte[] native = TestMachine.Assemble(64, (ulong)mem, a =>
-            {
-                a.fninit();
-                a.fldcw(__word_ptr[rdi + 32]);
-                Body(a, off => __[rdi + off]);
-                a.fnstsw(__word_ptr[rdi + 64]);
-                a.ret();
-            });
-            Marshal.Copy(native, 0, mem, native.Length);
-            var fn = (delegate* unmanaged<byte*, void>)mem;
-            m.Load(TestMachine.CodeBase, TestMachine.Assemble(16, TestMachine.CodeBase, a =>
-            {
-                a.xor(ax, ax); a.mov(ds, ax);
-                a.fninit();
-                a.fldcw(__word_ptr[Buf + 32]);
-                Body(a, off => __[(long)(Buf + off)]);
-                a.fnstsw(__word_ptr[Buf + 64]);
-                a.mov(al, 1);
-                a.@out(0xF4, al);
-            }));
+            var fn = NativeX87Harness.Prepare(m, mem, Buf, Body);
             bool twoOperands = domain is Domain.Atan or Domain.Log or Domain.LogP1;
             int exact = 0, oneUlp = 0, compared = 0, specials = 0;
             for (int n = 0; n < 3000; n++)
