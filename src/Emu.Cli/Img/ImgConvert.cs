@@ -91,8 +91,8 @@ public static partial class ImgCommand
                             output.Write(piece.OutOffset, piece.Data.Span);
                     }
                     else if (!freshZero)
-                        output.WriteZeroes(piece.OutOffset, piece.Data.Length);
-                    done += piece.Data.Length;
+                        output.WriteZeroes(piece.OutOffset, piece.Length);
+                    done += piece.Length;
                     if (progress)
                     {
                         int pct = total == 0 ? 100 : (int)(done * 100 / total);
@@ -122,11 +122,12 @@ public static partial class ImgCommand
         }
     }
 
-    /// <summary>One stretch of the input: where it is read and written, and whether it is known to read as zeroes.</summary>
-    private readonly record struct ConvertRange(BlockDriver Input, long InOffset, long OutOffset, int Length, bool Zero);
+    /// <summary>One stretch of the input: where it is read and written, and whether it is known to read as zeroes
+    /// (a known-zero stretch may be longer than a chunk: it is never read).</summary>
+    private readonly record struct ConvertRange(BlockDriver Input, long InOffset, long OutOffset, long Length, bool Zero);
 
-    /// <summary>A stretch read and ready to write: its bytes, or none when it reads as zeroes.</summary>
-    private readonly record struct ConvertPiece(long OutOffset, Memory<byte> Data, bool Zero);
+    /// <summary>A stretch ready to write: its bytes, or no bytes when all <see cref="Length"/> of it read as zeroes.</summary>
+    private readonly record struct ConvertPiece(long OutOffset, Memory<byte> Data, long Length, bool Zero);
 
     // The inputs laid end to end, cut at chunk boundaries of the output and where the allocation status changes,
     // but only at multiples of align (compressed writes take whole clusters): a piece rounded up past a status
@@ -138,14 +139,22 @@ public static partial class ImgCommand
         {
             for (long pos = 0; pos < input.Size;)
             {
-                int n = (int)Math.Min(chunk - (outPos % chunk), input.Size - pos);
+                long n = Math.Min(chunk - (outPos % chunk), input.Size - pos);
                 var st = input.GetStatus(pos, n);
                 bool zero = (st.Flags & BlockStatusFlags.Zero) != 0;
-                if (st.Length < n)
+                if (zero && st.Length == n && pos + n < input.Size)
+                {
+                    // A zero chunk may start a long zero run: take the run (up to 1 GiB) as one piece, never read.
+                    var run = input.GetStatus(pos, Math.Min(input.Size - pos, 1L << 30));
+                    if ((run.Flags & BlockStatusFlags.Zero) != 0 && run.Length / align * align > n)
+                        st = run with { Length = run.Length / align * align };
+                    n = st.Length;
+                }
+                else if (st.Length < n)
                 {
                     long aligned = (st.Length + align - 1) / align * align;
                     zero &= aligned == st.Length;
-                    n = (int)Math.Min(n, aligned);
+                    n = Math.Min(n, aligned);
                 }
                 yield return new ConvertRange(input, pos, outPos, n, zero);
                 pos += n;
@@ -176,12 +185,15 @@ public static partial class ImgCommand
             output.WriteCompressed(piece.OutOffset + start, data[start..]);
     }
 
-    private static Task<ConvertPiece> ReadPiece(ConvertRange range, byte[] buffer) => Task.Run(() =>
+    private static Task<ConvertPiece> ReadPiece(ConvertRange range, byte[] buffer)
     {
-        var data = buffer.AsMemory(0, range.Length);
         if (range.Zero)
-            return new ConvertPiece(range.OutOffset, data, true);
-        range.Input.Read(range.InOffset, data.Span);
-        return new ConvertPiece(range.OutOffset, data, data.Span.IndexOfAnyExcept((byte)0) < 0);
-    });
+            return Task.FromResult(new ConvertPiece(range.OutOffset, Memory<byte>.Empty, range.Length, true));
+        return Task.Run(() =>
+        {
+            var data = buffer.AsMemory(0, (int)range.Length);
+            range.Input.Read(range.InOffset, data.Span);
+            return new ConvertPiece(range.OutOffset, data, range.Length, data.Span.IndexOfAnyExcept((byte)0) < 0);
+        });
+    }
 }
