@@ -9,6 +9,10 @@ public sealed record Qcow2AmendOptions
     public int? Version { get; init; }
     public int? RefcountBits { get; init; }
     public bool? LazyRefcounts { get; init; }
+    /// <summary>New name of the external data file ("" drops the name); only for images that have one.</summary>
+    public string? DataFile { get; init; }
+    /// <summary>false clears data_file_raw; true is only accepted where it is already set.</summary>
+    public bool? DataFileRaw { get; init; }
 }
 
 // amend: compat level, refcount width and lazy refcounts, in QEMU's order (upgrade first, downgrade last).
@@ -19,6 +23,7 @@ public sealed partial class Qcow2Driver
         lock (_lock)
         {
             CheckWritable();
+            CheckDataFileAmend(o);
             FlushInternal();
             int oldVersion = Header.Version;
             int newVersion = o.Version ?? oldVersion;
@@ -45,9 +50,48 @@ public sealed partial class Qcow2Driver
                 WriteHeader();
                 _file.Flush();
             }
+            AmendDataFile(o);
             if (newVersion < oldVersion)
                 Downgrade();
         }
+    }
+
+    private const string HeaderFullMessage = "Failed to update the image header: No space left on device";
+
+    // qemu-img's rules: the name of an existing data file may change, data_file_raw may only be cleared.
+    private void CheckDataFileAmend(Qcow2AmendOptions o)
+    {
+        if (o.DataFile != null && (Header.IncompatibleFeatures & Qcow2Header.IncompatDataFile) == 0)
+            throw new BlockException("data-file can only be set for images that use an external data file");
+        if (o.DataFileRaw == true && (Header.AutoclearFeatures & Qcow2Header.AutoclearDataFileRaw) == 0)
+            throw new BlockException("data-file-raw cannot be set on existing images");
+        // Longer names than Emu reads back are refused with qemu-img's message for a header that does not fit.
+        if (o.DataFile?.Length > Qcow2Header.MaxDataFileNameLength)
+            throw new BlockException(HeaderFullMessage);
+    }
+
+    private void AmendDataFile(Qcow2AmendOptions o)
+    {
+        string? oldName = Header.DataFile;
+        ulong oldAutoclear = Header.AutoclearFeatures;
+        if (o.DataFile != null)
+            Header.DataFile = o.DataFile.Length == 0 ? null : o.DataFile;
+        if (o.DataFileRaw == false)
+            Header.AutoclearFeatures &= ~Qcow2Header.AutoclearDataFileRaw;
+        if (Header.DataFile == oldName && Header.AutoclearFeatures == oldAutoclear)
+            return;
+        try
+        {
+            Header.Serialize(); // a trial: the new name may not fit in the header cluster
+        }
+        catch (BlockException e)
+        {
+            Header.DataFile = oldName;
+            Header.AutoclearFeatures = oldAutoclear;
+            throw new BlockException(HeaderFullMessage, e);
+        }
+        WriteHeader();
+        _file.Flush();
     }
 
     private void Upgrade()
