@@ -93,6 +93,25 @@ public partial class IdeTests
     }
 
     [Fact]
+    public void TrimPayloadSizeIsTheLowCountByteAsInQemu()
+    {
+        // A stale high byte (here 0x12 from an earlier write) does not make the payload 0x1201 blocks long.
+        WriteTrimPayload(1, Range(8, 2));
+        WritePrd(TrimPrd, (TrimPayload, 512, true));
+        bus.Io.Out32(BmBase + 4, TrimPrd);
+        bus.Io.Out8(Error, 0x01);
+        bus.Io.Out8(Count, 0x12);
+        bus.Io.Out8(Count, 1);
+        bus.Io.Out8(Device, 0xE0);
+        bus.Io.Out8(Command, 0x06);
+        bus.Io.Out8(BmBase, 0x01);
+        bus.Events.RunPending();
+        ExpectIrq();
+        Assert.Equal(0x50, Status);
+        Assert.Equal([(8 * 512L, 2 * 512L)], disk.Discards);
+    }
+
+    [Fact]
     public void TrimWithHugeLbaAborts()
     {
         WriteTrimPayload(1, Range(0xFFFF_FFFF_FFFF, 0xFFFF));

@@ -24,8 +24,9 @@ public sealed partial class IdeChannel
             Abort();
             return;
         }
-        // A 48-bit command: the full 16-bit count of payload blocks; an empty list ends at once.
-        long blocks = hobCount << 8 | count;
+        // Payload blocks: like QEMU, only the low count byte (a guest that writes just that one is served too);
+        // an empty list ends at once.
+        long blocks = count;
         if (blocks == 0)
         {
             Complete();
