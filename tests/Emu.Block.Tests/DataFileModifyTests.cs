@@ -134,6 +134,8 @@ public class DataFileModifyTests
     [InlineData("compat=1.1", "data_file=DIR/e.raw")]
     [InlineData("compat=1.1", "data_file_raw=on")]
     [InlineData("compat=1.1", "data_file_raw=off")]
+    [InlineData("data_file=DIR/a.raw", "size=2M,data_file_raw=on")]   // refused before anything changes
+    [InlineData("compat=1.1", "size=2M,data_file=DIR/e.raw")]
     public void AmendDataFileOptionsLikeQemuImg(string createOptions, string amendOptions)
     {
         var results = new List<string>();

@@ -13,6 +13,8 @@ public sealed record Qcow2AmendOptions
     public string? DataFile { get; init; }
     /// <summary>false clears data_file_raw; true is only accepted where it is already set.</summary>
     public bool? DataFileRaw { get; init; }
+    /// <summary>New virtual size (grow or shrink, as <see cref="Qcow2Driver.Resize"/>).</summary>
+    public long? Size { get; init; }
 }
 
 // amend: compat level, refcount width and lazy refcounts, in QEMU's order (upgrade first, downgrade last).
@@ -24,6 +26,8 @@ public sealed partial class Qcow2Driver
         {
             CheckWritable();
             CheckDataFileAmend(o);
+            if (o.Size is { } size && size != Header.Size)
+                Resize(size);
             FlushInternal();
             int oldVersion = Header.Version;
             int newVersion = o.Version ?? oldVersion;

@@ -46,8 +46,6 @@ public static partial class ImgCommand
         if ((opts.ContainsKey("backing_file") && opts["backing_file"] != q.Header.BackingFile)
             || (opts.ContainsKey("backing_fmt") && opts["backing_fmt"] != q.Header.BackingFormat))
             throw new UsageException("Cannot amend the backing file\nYou can use 'emu img rebase' instead.");
-        if (size != null && size != q.Size)
-            q.Resize(size.Value);
         q.Amend(new Qcow2AmendOptions
         {
             Version = version,
@@ -55,6 +53,7 @@ public static partial class ImgCommand
             LazyRefcounts = lazy,
             DataFile = opts.GetValueOrDefault("data_file"),
             DataFileRaw = dataFileRaw,
+            Size = size,
         });
         q.Flush();
         return 0;
