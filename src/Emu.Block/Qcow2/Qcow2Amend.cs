@@ -154,6 +154,8 @@ public sealed partial class Qcow2Driver
 
     /// <summary>Turns every zero cluster, of the active image and of each snapshot, into something v2 can express:
     /// nothing at all when there is no backing file to hide, else an allocated cluster of zeroes (as qemu-img does).</summary>
+    /// <remarks>qemu-img 7.2 leaves images with zero clusters shared between snapshots failing its own check (COPIED on
+    /// shared clusters) and with snapshots reading wrong, so only its outcome for unshared tables is followed here.</remarks>
     private void ExpandZeroClusters()
     {
         var zeroes = new byte[ClusterSize];
