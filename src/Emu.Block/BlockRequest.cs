@@ -23,6 +23,7 @@ public sealed class BlockRequest
     public static BlockRequest ReadV(long offset, IReadOnlyList<Memory<byte>> segments) => new() { Op = BlockOp.Read, Offset = offset, Length = TotalLength(segments), Segments = segments };
     public static BlockRequest WriteV(long offset, IReadOnlyList<Memory<byte>> segments) => new() { Op = BlockOp.Write, Offset = offset, Length = TotalLength(segments), Segments = segments };
     public static BlockRequest FlushAll() => new() { Op = BlockOp.Flush };
+    public static BlockRequest Discard(long offset, long length) => new() { Op = BlockOp.Discard, Offset = offset, Length = length };
 
     private static long TotalLength(IReadOnlyList<Memory<byte>> segments)
     {

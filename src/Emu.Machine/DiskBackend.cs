@@ -22,6 +22,9 @@ internal sealed class DiskBackend(BlockDevice device) : IDiskBackend
 
     public void Flush(Action<int> completion) =>
         device.Submit(BlockRequest.FlushAll(), (_, status) => completion(status));
+
+    public void Discard(long offset, long length, Action<int> completion) =>
+        device.Submit(BlockRequest.Discard(offset, length), (_, status) => completion(status));
 }
 
 /// <summary>Posts block completions onto the machine bus's event loop and wakes the run loop, so a guest

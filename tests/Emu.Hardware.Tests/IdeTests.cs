@@ -44,6 +44,21 @@ internal sealed class DeferredDisk(Bus bus, int sectors) : IDiskBackend
         completion(0);
     });
 
+    /// <summary>The discards received, in order: (offset, length) in bytes.</summary>
+    public List<(long Offset, long Length)> Discards { get; } = new();
+
+    public void Discard(long offset, long length, Action<int> completion)
+    {
+        Requests++;
+        bus.Post(() =>
+        {
+            if (TakeFailure(completion)) return;
+            Discards.Add((offset, length));
+            Data.AsSpan((int)offset, (int)length).Clear();
+            completion(0);
+        });
+    }
+
     private bool TakeFailure(Action<int> completion)
     {
         if (!FailNext) return false;
@@ -53,7 +68,7 @@ internal sealed class DeferredDisk(Bus bus, int sectors) : IDiskBackend
     }
 }
 
-public class IdeTests
+public partial class IdeTests
 {
     private const ushort Data = 0x1F0, Error = 0x1F1, Count = 0x1F2, LbaLow = 0x1F3, LbaMid = 0x1F4, LbaHigh = 0x1F5;
     private const ushort Device = 0x1F6, Command = 0x1F7, Control = 0x3F6;

@@ -237,6 +237,14 @@ public sealed partial class Qcow2Driver
             throw MarkCorrupt($"Data cluster at 0x{host:x} overlaps the image header");
     }
 
+    /// <summary>Gives back the data-file space of every cluster one L2 table maps (data-file clusters have no refcounts).</summary>
+    private void DiscardDataClusters(ulong l1Entry)
+    {
+        var l2 = GetL2Table(l1Entry);
+        for (int j = 0; j < L2Entries; j++)
+            ReleaseDataFileCluster(ReadL2(l2, j), discard: true);
+    }
+
     /// <summary>Drops every cluster of the active image: all of it reads from the backing file (or as zeroes) again.</summary>
     public void MakeEmpty()
     {
@@ -249,6 +257,8 @@ public sealed partial class Qcow2Driver
             {
                 if ((_l1[i] & OffsetMask) == 0)
                     continue;
+                if (_dataFile != null)
+                    DiscardDataClusters(_l1[i]);
                 dropped.Add(_l1[i]);
                 SetL1(i, 0);
             }

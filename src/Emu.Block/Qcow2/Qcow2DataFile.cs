@@ -75,10 +75,31 @@ public sealed partial class Qcow2Driver
             CheckWritable();
             if (_dataFile == null)
                 throw new BlockException("The image has no external data file");
-            for (long pos = 0; pos < Size; pos += ClusterSize)
-                WriteL2(GetL2TableForWrite(pos), L2Index(pos), (ulong)pos | Copied);
+            MapDataFileRange(0, Size);
             FlushInternal();
         }
+    }
+
+    /// <summary>Maps the guest clusters from <paramref name="start"/> (cluster aligned) to <paramref name="end"/> onto the same data-file offsets.</summary>
+    /// <remarks>As with qemu-img, the data file then covers every mapped cluster, a partial last one included.</remarks>
+    private void MapDataFileRange(long start, long end)
+    {
+        long alignedEnd = (end + ClusterMask) & ~ClusterMask;
+        if (_dataFile!.Length < alignedEnd)
+            _dataFile.SetLength(alignedEnd);
+        for (long pos = start; pos < end; pos += ClusterSize)
+            WriteL2(GetL2TableForWrite(pos), L2Index(pos), (ulong)pos | Copied);
+        FlushInternal();
+    }
+
+    /// <summary>Makes the external data file exactly as long as the virtual disk, as qemu-img resize does.</summary>
+    private void ResizeDataFile(long newSize)
+    {
+        if (_dataFile == null)
+            return;
+        DrainDataIo();
+        _dataFile.SetLength(newSize);
+        _dataFile.Flush();
     }
 
     private void RefuseWithDataFile(string what)

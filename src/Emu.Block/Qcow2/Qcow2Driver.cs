@@ -449,7 +449,7 @@ public sealed partial class Qcow2Driver : BlockDriver
                 continue;
             }
             bool whole = inCluster == 0 && (chunk == ClusterSize || offset + chunk == Size);
-            if (whole && DataFileRaw)
+            if (whole && DataFileRaw && !unmap)
             {
                 ZeroRawDataCluster(offset, chunk);
             }

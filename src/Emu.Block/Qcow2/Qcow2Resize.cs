@@ -35,7 +35,12 @@ public sealed partial class Qcow2Driver
                     ReleaseOldEntry(old);
                 }
                 FlushInternal();
+                // The data file follows the image down once nothing maps the tail any more (as qemu-img does).
+                ResizeDataFile(newSize);
             }
+            else if (newSize > Header.Size)
+                ResizeDataFile(newSize);
+            long oldSize = Header.Size;
             long needL1 = Qcow2Header.SizeToL1(newSize, ClusterBits, ExtendedL2);
             if (needL1 > _l1.Length)
             {
@@ -44,6 +49,8 @@ public sealed partial class Qcow2Driver
                 GrowL1((int)needL1);
             }
             Header.Size = newSize;
+            if (DataFileRaw && newSize > oldSize)
+                MapDataFileRange((oldSize + ClusterMask) & ~ClusterMask, newSize);
             WriteHeader();
             _file.Flush();
         }

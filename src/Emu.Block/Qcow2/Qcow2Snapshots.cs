@@ -288,7 +288,8 @@ public sealed partial class Qcow2Driver
             if (l2Offset == 0)
                 continue;
             var table = GetL2Table(l1e);
-            for (int i = 0; i < L2Entries; i++)
+            // Clusters in an external data file have no refcounts; only the L2 table itself does.
+            for (int i = 0; i < (_dataFile == null ? L2Entries : 0); i++)
             {
                 ulong e = ReadL2(table, i);
                 switch (Classify(e))

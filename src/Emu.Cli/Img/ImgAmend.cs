@@ -38,6 +38,7 @@ public static partial class ImgCommand
         }
         bool? lazy = opts.TryGetValue("lazy_refcounts", out var lz) ? OnOff("lazy_refcounts", lz) : null;
         long? size = opts.TryGetValue("size", out var sz) ? Units.ParseSize(sz, "image size") : null;
+        bool? dataFileRaw = opts.TryGetValue("data_file_raw", out var dfr) ? OnOff("data_file_raw", dfr) : null;
 
         using var d = Objects(o).Open(name, o.Get("f"), o.Has("image-opts"), readOnly: false, noBacking: true);
         if (d is not Qcow2Driver q)
@@ -45,9 +46,15 @@ public static partial class ImgCommand
         if ((opts.ContainsKey("backing_file") && opts["backing_file"] != q.Header.BackingFile)
             || (opts.ContainsKey("backing_fmt") && opts["backing_fmt"] != q.Header.BackingFormat))
             throw new UsageException("Cannot amend the backing file\nYou can use 'emu img rebase' instead.");
-        if (size != null && size != q.Size)
-            q.Resize(size.Value);
-        q.Amend(new Qcow2AmendOptions { Version = version, RefcountBits = refcountBits, LazyRefcounts = lazy });
+        q.Amend(new Qcow2AmendOptions
+        {
+            Version = version,
+            RefcountBits = refcountBits,
+            LazyRefcounts = lazy,
+            DataFile = opts.GetValueOrDefault("data_file"),
+            DataFileRaw = dataFileRaw,
+            Size = size,
+        });
         q.Flush();
         return 0;
     }

@@ -89,6 +89,15 @@ public static partial class ImgCommand
         d.Read(pos, buf[..n]);
     }
 
+    // Like qemu-img commit, zeroes may give the base's clusters back (a qcow2 base gets zero clusters, no data).
+    private static void ZeroMayUnmap(BlockDriver target, long offset, long length)
+    {
+        if (target is Qcow2Driver q)
+            q.WriteZeroes(offset, length, unmap: true);
+        else
+            target.WriteZeroes(offset, length);
+    }
+
     private static int Commit(string[] args, TextWriter stdout)
     {
         var o = new GetOpt(args, "fbts", "hqdpU", ["object"], ["image-opts"]);
@@ -111,7 +120,7 @@ public static partial class ImgCommand
                     if (pos + n > target.Size)
                         throw new BlockException($"The backing file '{basePath}' is smaller than the data to commit");
                     if ((st.Flags & BlockStatusFlags.Zero) != 0 && (st.Flags & BlockStatusFlags.Data) == 0)
-                        target.WriteZeroes(pos, n);
+                        ZeroMayUnmap(target, pos, n);
                     else
                     {
                         q.Read(pos, buf.AsSpan(0, n));

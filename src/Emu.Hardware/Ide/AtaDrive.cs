@@ -6,6 +6,9 @@ public sealed class AtaDrive : IdeDevice
     /// <summary>Largest READ/WRITE MULTIPLE block we offer (IDENTIFY word 47).</summary>
     public const int MaxMultipleSectors = 16;
 
+    /// <summary>Largest DATA SET MANAGEMENT payload hosts should send, in 512-byte blocks of 64 ranges (IDENTIFY word 105).</summary>
+    public const int MaxTrimBlocks = 1;
+
     /// <summary>Creates a drive over <paramref name="disk"/>; <paramref name="serial"/> appears in IDENTIFY.</summary>
     public AtaDrive(IDiskBackend disk, string serial = "QM00001", string model = "QEMU HARDDISK")
         : base(serial, model)
@@ -95,6 +98,8 @@ public sealed class AtaDrive : IdeDevice
         id.Word(93, 1 | 1 << 14 | 0x2000);
         for (int i = 0; i < 4; i++)
             id.Word(100 + i, (int)(TotalSectors >> (16 * i)));
+        id.Word(105, MaxTrimBlocks);
+        id.Word(169, 1);                           // DATA SET MANAGEMENT with TRIM
         id.CopyTo(data);
     }
 

@@ -25,6 +25,10 @@ public interface IDiskBackend
     /// <summary>Makes every write completed before this call durable.</summary>
     void Flush(Action<int> completion);
 
+    /// <summary>Tells the storage the guest no longer needs <paramref name="length"/> bytes at <paramref name="offset"/> (ATA TRIM);
+    /// they may read back as zeroes or as before.</summary>
+    void Discard(long offset, long length, Action<int> completion);
+
     // The fallback for backends without vectored requests: one request per segment, one completion at the end.
     private static void EachSegment(long offset, IReadOnlyList<Memory<byte>> segments, Action<int> completion,
         Action<long, Memory<byte>, Action<int>> issue)

@@ -39,6 +39,7 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
     private IDiskBackend? dmaBackend; // DMA: the medium to transfer with, or null to copy the buffer to memory
     private long dmaOffset, dmaLength; // DMA: byte range on the medium (or in the buffer)
     private bool dmaStayActive;     // DMA: the PRD table is longer than the transfer, so ACTIVE outlives it
+    private bool dmaTrim;           // DMA: the transfer is a TRIM range list for the medium, not sector data
 
     private enum Transfer : byte { None, PioIn, PioOut, PacketCommand, PacketIn, DmaPending, DmaRunning }
 
@@ -179,6 +180,7 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
         transfer = Transfer.None;
         active = selected;
         dmaBackend = null;
+        dmaTrim = false;
         error = 0;
         SetIrqPending(false);
         if (selected is AtapiCdrom cdrom)
@@ -205,6 +207,7 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
             case 0x40 or 0x41: Verify(drive, lba48: false); break;
             case 0x42: Verify(drive, lba48: true); break;
             case 0xE7 or 0xEA: Flush(drive); break;
+            case 0x06: DataSetManagement(drive); break;
             case 0xEF: SetFeatures(drive); break;
             case 0xC6: SetMultiple(drive); break;
             case 0x91: InitializeParameters(drive); break;
@@ -433,11 +436,12 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
     }
 
     // Waits for the bus-master engine (or starts at once if it is already running).
-    private void PrepareDma(IDiskBackend? backend, long offset, long length, bool toDisk)
+    private void PrepareDma(IDiskBackend? backend, long offset, long length, bool toDisk, bool trim = false)
     {
         transfer = Transfer.DmaPending;
         this.toDisk = toDisk;
         dmaBackend = backend;
+        dmaTrim = trim;
         dmaOffset = offset;
         dmaLength = length;
         status = StatusReady | StatusSeek | StatusDrq;
@@ -463,6 +467,11 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
         if (prd == PrdResult.BadMemory)
         {
             FinishDma(ok: false);
+            return;
+        }
+        if (dmaTrim)
+        {
+            StartTrim();
             return;
         }
         if (dmaBackend == null)
@@ -504,6 +513,7 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
     {
         transfer = Transfer.None;
         dmaBackend = null;
+        dmaTrim = false;
         BusMaster.Status &= unchecked((byte)~BusMasterDma.StatusActive);
         if (active is not AtapiCdrom)
         {
@@ -523,6 +533,7 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
             bm |= BusMasterDma.StatusError;
         BusMaster.Status = bm;
         dmaBackend = null;
+        dmaTrim = false;
         dmaStayActive = false;
         if (active is AtapiCdrom)
             FinishPacket(ok ? null : SenseAbortedCommand);
@@ -707,6 +718,7 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
         transfer = Transfer.None;
         active = null;
         dmaBackend = null;
+        dmaTrim = false;
         dmaStayActive = false;
         control = 0;
         feature = 0;
@@ -727,7 +739,8 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
         w.Write(chunkStart); w.Write(chunkEnd); w.Write(blockEnd); w.Write(dataPos);
         w.Write(dmaOffset); w.Write(dmaLength); w.Write(dmaStayActive);
         w.Write(active == null ? -1 : Array.IndexOf(drives, active));
-        w.Write(transfer is Transfer.DmaPending or Transfer.DmaRunning && dmaBackend != null);
+        // What a pending DMA moves: 0 the buffer, 1 sectors of the medium, 2 a TRIM list (1 was once a bool).
+        w.Write((byte)(transfer is not (Transfer.DmaPending or Transfer.DmaRunning) || dmaBackend == null ? 0 : dmaTrim ? 2 : 1));
         SavePacketState(w);
         w.Write(buffer);
         BusMaster.Save(w);
@@ -749,7 +762,7 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
         dataPos = r.ReadInt32();
         dmaOffset = r.ReadInt64(); dmaLength = r.ReadInt64(); dmaStayActive = r.ReadBoolean();
         int activePosition = r.ReadInt32();
-        bool dmaFromMedium = r.ReadBoolean();
+        byte dmaKind = r.ReadByte();
         LoadPacketState(r);
         r.ReadBytes(buffer.Length).CopyTo(buffer, 0);
         BusMaster.Load(r);
@@ -763,7 +776,8 @@ public sealed partial class IdeChannel : IIoHandler, IIoStringHandler
         }
         active = activePosition >= 0 ? drives[activePosition] : null;
         // A pending DMA resumes against the active drive's medium.
-        dmaBackend = !dmaFromMedium ? null : active switch
+        dmaTrim = dmaKind == 2;
+        dmaBackend = dmaKind == 0 ? null : active switch
         {
             AtaDrive disk => disk.Disk,
             AtapiCdrom cdrom => cdrom.Media,
