@@ -11,10 +11,17 @@ work="${1:-$(mktemp -d /var/tmp/emu-bench.XXXXXX)}"
 mkdir -p "$work"
 emu="${EMU:-$root/emu}"
 "$emu" img --help >/dev/null
-# Time the built program itself, as qemu-img is timed, not the launcher's rebuild check.
-if [[ -z "${EMU:-}" ]] && "$root/.build/cli/emu" img --help >/dev/null 2>&1; then
-  emu="$root/.build/cli/emu"
+# Time the built program itself (the launcher's native build of the tools), as qemu-img is timed, not the
+# launcher's rebuild check.
+if [[ -z "${EMU:-}" ]]; then
+  for built in "$root/.build/aot/emu" "$root/.build/cli/emu"; do
+    if [[ ! -f "${built%/emu}/.unavailable" ]] && "$built" img --help >/dev/null 2>&1; then
+      emu="$built"
+      break
+    fi
+  done
 fi
+echo "emu program: $emu"
 
 full="$work/full.qcow2"   # 1 GiB, every cluster allocated
 big="$work/big.qcow2"     # 4 GiB, every cluster allocated, random data
