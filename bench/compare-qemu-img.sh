@@ -3,6 +3,7 @@
 # bench rows (4 KiB strided and 64 KiB sequential, reads, rewrites and allocating writes, queue depth 1 and 32,
 # cache modes writeback and none), convert rows (random data, mostly-zero data, compressed) and check of a
 # 4 GiB fully allocated image, and the raw-file read of the same bytes (the physical limit for reads).
+# Bench rows are the best of two rounds (the tools swapping order), tool rows the best of three (taking turns).
 # Usage: bench/compare-qemu-img.sh [workdir]   (needs qemu-utils; uses ~12 GiB of disk in workdir, which must
 # not be tmpfs: cache=none needs O_DIRECT)
 set -euo pipefail
@@ -52,21 +53,30 @@ fi
 
 secs() { sed -n 's/^Run completed in \([0-9.]*\) seconds\./\1/p'; }
 now() { date +%s.%N; }
+min() { echo "if ($1 < $2) $1 else $2" | bc -l | sed 's/^\./0./'; }
 print_row() { printf "| %-46s | %10s | %8s | %8.2f |\n" "$1" "$2" "$3" "$(echo "$2 / $3" | bc -l)"; }
 
 bench_row() { # name, fresh-image?(yes/no), bench args...
+  # Best of two rounds, each on fresh copies, the tools swapping who goes first.
   local name="$1" fresh="$2"; shift 2
   local a="$work/a.qcow2" b="$work/b.qcow2"
-  if [[ "$fresh" == yes ]]; then
-    qemu-img create -q -f qcow2 "$a" 4G; qemu-img create -q -f qcow2 "$b" 4G
-  else
-    cp --sparse=always "$full" "$a"; cp --sparse=always "$full" "$b"
-  fi
-  sync
-  local q e
-  # Each tool starts with the page cache flushed, so neither pays for the other's writeback.
-  q=$(qemu-img bench "$@" "$a" | secs); sync
-  e=$("$emu" img bench "$@" "$b" | secs); sync
+  local q=999999 e=999999 t round
+  for round in 1 2; do
+    if [[ "$fresh" == yes ]]; then
+      rm -f "$a" "$b"; qemu-img create -q -f qcow2 "$a" 4G; qemu-img create -q -f qcow2 "$b" 4G
+    else
+      cp --sparse=always "$full" "$a"; cp --sparse=always "$full" "$b"
+    fi
+    sync
+    # Each tool starts with the page cache flushed, so neither pays for the other's writeback.
+    if [[ $round == 1 ]]; then
+      t=$(qemu-img bench "$@" "$a" | secs); sync; q=$(min "$q" "$t")
+      t=$("$emu" img bench "$@" "$b" | secs); sync; e=$(min "$e" "$t")
+    else
+      t=$("$emu" img bench "$@" "$b" | secs); sync; e=$(min "$e" "$t")
+      t=$(qemu-img bench "$@" "$a" | secs); sync; q=$(min "$q" "$t")
+    fi
+  done
   print_row "$name" "$q" "$e"
 }
 
@@ -82,9 +92,9 @@ tool_row() { # name, subcommand args with IN/OUT placeholders, (qemu-img and emu
   local q=999999 e=999999 t i
   for ((i = 0; i < 3; i++)); do
     sync; t=$(timed qemu-img "${@//OUT/$work/out.qcow2}"); rm -f "$work/out.qcow2"; sync
-    q=$(echo "if ($t < $q) $t else $q" | bc -l)
+    q=$(min "$q" "$t")
     t=$(timed "$emu" img "${@//OUT/$work/out.qcow2}"); rm -f "$work/out.qcow2"; sync
-    e=$(echo "if ($t < $e) $t else $e" | bc -l)
+    e=$(min "$e" "$t")
   done
   print_row "$name" "$(printf %.3f "$q")" "$(printf %.3f "$e")"
 }
