@@ -3,7 +3,8 @@
 # bench rows (4 KiB strided and 64 KiB sequential, reads, rewrites and allocating writes, queue depth 1 and 32,
 # cache modes writeback and none), convert rows (random data, mostly-zero data, compressed) and check of a
 # 4 GiB fully allocated image, and the raw-file read of the same bytes (the physical limit for reads).
-# Bench rows are the best of two rounds (the tools swapping order), tool rows the best of three (taking turns).
+# Bench rows are the best of two rounds (the tools swapping order), tool rows the best of four (taking turns).
+# BENCH_ONLY=tools runs just the tool rows.
 # Usage: bench/compare-qemu-img.sh [workdir]   (needs qemu-utils; uses ~12 GiB of disk in workdir, which must
 # not be tmpfs: cache=none needs O_DIRECT)
 set -euo pipefail
@@ -85,23 +86,23 @@ timed() { # prints the seconds a command took
 }
 
 tool_row() { # name, subcommand args with IN/OUT placeholders, (qemu-img and emu img get the same args)
-  # Best of three, the tools taking turns and each output deleted before the next run: a run that writes
-  # gigabytes is much faster when the host reuses page-cache pages another run just freed, so neither tool
-  # may be the one that always comes after a delete.
+  # Best of four, the tools taking turns in the order q e e q q e e q, each output deleted before the next run:
+  # on this (virtual) machine a run that writes gigabytes is several times faster or slower depending on its
+  # place in such a sequence (how the host backs freshly freed page-cache pages), whichever tool it is.
   local name="$1"; shift
   local q=999999 e=999999 t i
-  for ((i = 0; i < 3; i++)); do
-    sync; t=$(timed qemu-img "${@//OUT/$work/out.qcow2}"); rm -f "$work/out.qcow2"; sync
-    q=$(min "$q" "$t")
-    t=$(timed "$emu" img "${@//OUT/$work/out.qcow2}"); rm -f "$work/out.qcow2"; sync
-    e=$(min "$e" "$t")
+  run_q() { sync; t=$(timed qemu-img "${@//OUT/$work/out.qcow2}"); rm -f "$work/out.qcow2"; q=$(min "$q" "$t"); }
+  run_e() { sync; t=$(timed "$emu" img "${@//OUT/$work/out.qcow2}"); rm -f "$work/out.qcow2"; e=$(min "$e" "$t"); }
+  for ((i = 0; i < 4; i++)); do
+    if ((i % 2 == 0)); then run_q "$@"; run_e "$@"; else run_e "$@"; run_q "$@"; fi
   done
   print_row "$name" "$(printf %.3f "$q")" "$(printf %.3f "$e")"
 }
 
 echo "| workload (same options to both tools)          | qemu-img s | emu s    | qemu/emu |"
 echo "|------------------------------------------------|-----------:|---------:|---------:|"
-for t in writeback none; do
+[[ "${BENCH_ONLY:-}" == tools ]] && modes=() || modes=(writeback none)
+for t in "${modes[@]}"; do
   bench_row "4K strided read QD1, cache=$t" no -t $t -c 50000 -d 1 -s 4k -S 1236992
   bench_row "4K strided read QD32, cache=$t" no -t $t -c 50000 -d 32 -s 4k -S 1236992
   bench_row "64K sequential read QD1, cache=$t" no -t $t -c 16000 -d 1 -s 64k
