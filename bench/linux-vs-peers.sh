@@ -32,7 +32,7 @@ install qemu-system-x86 bochs bochsbios vgabios bc
 "$root/tests/guests/linux/build.sh" >&2
 
 work="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 bochs_config() {
   cp "$cache/linux.raw" "$work/bochs.raw"
