@@ -44,7 +44,7 @@ public class BlockDeviceTests
     }
 
     [Fact]
-    public void ScatterListsMoveConsecutiveBytesThroughTheirSegmentsInOrder()
+    public async Task ScatterListsMoveConsecutiveBytesThroughTheirSegmentsInOrder()
     {
         using var dir = new TempDir();
         string path = dir.File("v.qcow2");
@@ -67,7 +67,7 @@ public class BlockDeviceTests
         Assert.Equal(BlockDevice.StatusOk, status);
 
         var whole = new byte[data.Length];
-        dev.ReadAsync(offset, whole).AsTask().Wait();
+        await dev.ReadAsync(offset, whole);
         Assert.Equal(data, whole);
 
         var scatter = sizes.Reverse().Select(n => new byte[n]).ToArray();

@@ -93,7 +93,7 @@ public class DemoAgainstQemuTests
             .Where(l => l.StartsWith("Emu demo") || l.StartsWith("disk:") || l.StartsWith("verify") || l.StartsWith("demo finished"));
 
     [Fact]
-    public void TranscriptMatchesQemu()
+    public async Task TranscriptMatchesQemu()
     {
         string dir = Directory.CreateTempSubdirectory("emu-vs-qemu-").FullName;
         try
@@ -115,7 +115,7 @@ public class DemoAgainstQemuTests
                 status = pc.Run();
             Assert.Equal(0, status);
             var ours = Deterministic(System.Text.Encoding.ASCII.GetString(serial.ToArray())).ToList();
-            var theirs = Deterministic(qemuOut.Result).ToList();
+            var theirs = Deterministic(await qemuOut).ToList();
             Assert.Equal(4, theirs.Count);
             Assert.Equal(theirs, ours);
         }

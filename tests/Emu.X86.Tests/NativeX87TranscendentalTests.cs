@@ -44,7 +44,7 @@ public unsafe class NativeX87TranscendentalTests(ITestOutputHelper output)
             3 => new Float80((ushort)(sign | 0x7FFF), RandomMantissa(rng) | 0xC000_0000_0000_0000),
             4 => new Float80((ushort)(sign | 0x7FFF), (RandomMantissa(rng) & ~0x4000_0000_0000_0000UL) | 1),
             5 => new Float80((ushort)(sign | rng.Next(1, 0x7FFF)), RandomMantissa(rng) >> 1),
-            _ => new Float80(sign, 0x8000_0000_0000_0000 | (ulong)rng.Next()),   // pseudo-denormal
+            _ => new Float80(sign, 0x8000_0000_0000_0000 | (uint)rng.Next()),   // pseudo-denormal
         };
     }
 
