@@ -138,24 +138,31 @@ public sealed partial class Cpu
         return X87Math.Atan2(BigFloat.From(y), BigFloat.From(x));
     }
 
+    /// <summary>y · log2 of zero (FYL2X at x = 0, FYL2XP1 at x = -1): infinity of the opposite sign to y, raising
+    /// divide-by-zero for a finite y; 0 · log2(0) is invalid.</summary>
+    static BigFloat? LogOfZero(Float80 y, ref SoftFloat.Status st, out Float80 special)
+    {
+        if (y.IsZero) return Invalid(ref st, out special);
+        if (!y.IsInfinity) st.Flags |= SoftFloat.ZE;
+        special = Float80.Infinity(!y.Sign);
+        return null;
+    }
+
+    /// <summary>y · log2 of +infinity: infinity with y's sign; 0 · infinity is invalid.</summary>
+    static BigFloat? LogOfInfinity(Float80 y, ref SoftFloat.Status st, out Float80 special)
+    {
+        if (y.IsZero) return Invalid(ref st, out special);
+        special = Float80.Infinity(y.Sign);
+        return null;
+    }
+
     /// <summary>FYL2X special cases set <paramref name="special"/> and return null; otherwise the wide result.</summary>
     static BigFloat? Yl2xValue(Float80 x, Float80 y, ref SoftFloat.Status st, out Float80 special)
     {
         special = default;
         if (x.Sign && !x.IsZero) return Invalid(ref st, out special);
-        if (x.IsZero)
-        {
-            if (y.IsZero) return Invalid(ref st, out special);
-            if (!y.IsInfinity) st.Flags |= SoftFloat.ZE;
-            special = Float80.Infinity(!y.Sign);
-            return null;
-        }
-        if (x.IsInfinity)
-        {
-            if (y.IsZero) return Invalid(ref st, out special);
-            special = Float80.Infinity(y.Sign);
-            return null;
-        }
+        if (x.IsZero) return LogOfZero(y, ref st, out special);
+        if (x.IsInfinity) return LogOfInfinity(y, ref st, out special);
         int cmpOne = x.Exponent == Float80.Bias && x.Mantissa == Float80.One.Mantissa ? 0 : x.Exponent >= Float80.Bias ? 1 : -1;
         if (y.IsInfinity)
         {
@@ -178,19 +185,8 @@ public sealed partial class Cpu
         var bx = BigFloat.From(x.IsInfinity ? Float80.Zero : x);
         int cmpMinusOne = x.IsInfinity ? (x.Sign ? -1 : 1) : bx.CompareTo(BigFloat.FromInt(-1));
         if (cmpMinusOne < 0) return Invalid(ref st, out special);
-        if (cmpMinusOne == 0)
-        {
-            if (y.IsZero) return Invalid(ref st, out special);
-            if (!y.IsInfinity) st.Flags |= SoftFloat.ZE;
-            special = Float80.Infinity(!y.Sign);
-            return null;
-        }
-        if (x.IsInfinity)
-        {
-            if (y.IsZero) return Invalid(ref st, out special);
-            special = Float80.Infinity(y.Sign);
-            return null;
-        }
+        if (cmpMinusOne == 0) return LogOfZero(y, ref st, out special);
+        if (x.IsInfinity) return LogOfInfinity(y, ref st, out special);
         if (x.IsZero)
         {
             if (y.IsInfinity) return Invalid(ref st, out special);
