@@ -223,14 +223,8 @@ public sealed partial class Qcow2Driver
 
         long perBlock = (long)ClusterSize * 8 / newBits;
         long perTableCluster = ClusterSize / 8;
-        long blocks = 0, table = 0, total = 0, last;
-        do
-        {
-            last = total;
-            blocks = (fileClusters + blocks + table + perBlock - 1) / perBlock;
-            table = (blocks + perTableCluster - 1) / perTableCluster;
-            total = fileClusters + blocks + table;
-        } while (total != last);
+        var (blocks, table) = Qcow2RefcountSizing.Cover(fileClusters, perBlock, perTableCluster);
+        long total = fileClusters + blocks + table;
         if (table * ClusterSize > Qcow2Header.MaxRefcountTableBytes)
             throw new BlockException("Reference count table too large");
 

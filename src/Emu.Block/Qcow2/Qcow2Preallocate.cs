@@ -136,14 +136,7 @@ public sealed partial class Qcow2Driver
         long perBlock = 1L << _refBlockBits;
         long perTableCluster = ClusterSize / 8;
         long covered = (start >> ClusterBits) + extraClusters;
-        long blocks = 0, table = 0, total = 0, last;
-        do
-        {
-            last = total;
-            blocks = (covered + table + blocks + perBlock - 1) / perBlock;
-            table = (blocks + perTableCluster - 1) / perTableCluster;
-            total = covered + blocks + table;
-        } while (total != last);
+        var (blocks, table) = Qcow2RefcountSizing.Cover(covered, perBlock, perTableCluster);
         long entries = table * perTableCluster;
         if (entries * 8 > Qcow2Header.MaxRefcountTableBytes)
             throw new BlockException("Reference count table too large");

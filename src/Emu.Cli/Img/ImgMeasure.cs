@@ -1,4 +1,5 @@
 using Emu.Block;
+using Emu.Block.Qcow2;
 
 namespace Emu.Cli.Img;
 
@@ -137,16 +138,7 @@ public static partial class ImgCommand
         long l1Entries = RoundUp(l2Entries * l2EntrySize / cs, cs / 8);
         meta += l1Entries * 8;
         long clusters = (meta + virtualSize) / cs;
-        long perBlock = cs * 8 / refcountBits;
-        long perTable = cs / 8;
-        long blocks = 0, table = 0, n = 0, last;
-        do
-        {
-            last = n;
-            blocks = (clusters + table + blocks + perBlock - 1) / perBlock;
-            table = (blocks + perTable - 1) / perTable;
-            n = clusters + blocks + table;
-        } while (n != last);
+        var (blocks, table) = Qcow2RefcountSizing.Cover(clusters, cs * 8 / refcountBits, cs / 8);
         return meta + (blocks + table) * cs + virtualSize;
     }
 }
