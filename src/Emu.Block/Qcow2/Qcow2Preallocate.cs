@@ -82,15 +82,7 @@ public sealed partial class Qcow2Driver
                 CreateRefBlock(b);
                 return -1;
             }
-            long offset = at << ClusterBits;
-            var block = _refCache.Create(offset);
-            WriteRefEntry(block.Data, (int)(at - (b << _refBlockBits)), Header.RefcountOrder, 1);
-            WriteMetadata(offset, block.Data, Qcow2Overlap.RefcountBlock);
-            block.Dirty = false;
-            _file.Flush();
-            _refTable[b] = (ulong)offset;
-            _refBlockOffsets = null;
-            WriteRefTableEntry(b);
+            InstallRefBlock(b, at);
             after = at + 1;
         }
         return after;

@@ -174,9 +174,16 @@ public sealed partial class Qcow2Driver
         long cluster = b << _refBlockBits;
         if (OverlapsMetadata(cluster << ClusterBits, ClusterSize))
             throw MarkCorrupt($"Refcount block {b} missing although its range holds metadata");
-        long offset = cluster << ClusterBits;
+        InstallRefBlock(b, cluster);
+    }
+
+    /// <summary>Writes a new refcount block at cluster <paramref name="at"/> (inside the range of table entry
+    /// <paramref name="b"/>) that counts itself, then points the table entry at it.</summary>
+    private void InstallRefBlock(long b, long at)
+    {
+        long offset = at << ClusterBits;
         var block = _refCache.Create(offset);
-        WriteRefEntry(block.Data, 0, Header.RefcountOrder, 1);
+        WriteRefEntry(block.Data, (int)(at - (b << _refBlockBits)), Header.RefcountOrder, 1);
         // The block must be durable before the table entry that exposes it.
         WriteMetadata(offset, block.Data, Qcow2Overlap.RefcountBlock);
         block.Dirty = false;
