@@ -134,3 +134,42 @@ public class LinuxCdromBootTests
         }
     }
 }
+
+/// <summary>Two disks on the primary channel and the CD-ROM on the secondary at once; the benchmarked disk runs
+/// with <c>snapshot=on</c>, so the guest's writes go to a temporary overlay and the image stays as it was.</summary>
+public class LinuxTwoDisksAndCdromTests
+{
+    [Fact]
+    public void BenchmarksASnapshotDiskWithoutTouchingItsImage()
+    {
+        string dir = Directory.CreateTempSubdirectory("emu-linux-two-").FullName;
+        try
+        {
+            string master = LinuxGuest.CopyOf("linux.qcow2", dir);
+            string slave = LinuxGuest.CopyOf("data.qcow2", dir);
+            byte[] masterBefore = SHA256.HashData(File.ReadAllBytes(master));
+            byte[] slaveBefore = SHA256.HashData(File.ReadAllBytes(slave));
+            string iso = Path.Combine(LinuxGuest.Cache, "linux.iso");
+            var (status, serial) = LinuxGuest.Run(dir, "--config", Path.Combine(DemoGuestTests.ProjectRoot(), "config", "linux.json"),
+                "--disk", master + ",format=qcow2,snapshot=on", "--disk", slave + ",format=qcow2",
+                "--cdrom", iso, "--boot", "d");
+            LinuxGuest.AssertBenchmarkTranscript(status, serial);
+            // The ISO names the data disk by SCSI address 0:0:0:0: the primary master, whatever sdX it got.
+            var master0 = Regex.Match(serial, @"SCSI 0:0:0:0 is (sd[a-z])");
+            Assert.True(master0.Success, "the guest did not resolve 0:0:0:0\n" + serial);
+            Assert.Contains($"data device /dev/{master0.Groups[1].Value}:", serial);
+            // The kernel saw all three drives: the two disks (a 256 MiB boot disk with two partitions and the
+            // data disk) and the ATAPI CD-ROM.
+            Assert.Matches(@"sd 0:0:0:0: \[sd[a-z]\] 524288 512-byte logical blocks", serial);
+            Assert.Matches(@"sd 0:0:1:0: \[sd[a-z]\] \d+ 512-byte logical blocks", serial);
+            Assert.Matches(@"sd[a-z]: sd[a-z]1 sd[a-z]2", serial);
+            Assert.Matches(@"transfer-mode: ata\d\.00 atapi ", serial);
+            Assert.Equal(masterBefore, SHA256.HashData(File.ReadAllBytes(master)));
+            Assert.Equal(slaveBefore, SHA256.HashData(File.ReadAllBytes(slave)));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}

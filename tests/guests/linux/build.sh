@@ -263,7 +263,7 @@ TIMEOUT 0
 LABEL linux
   KERNEL /isolinux/vmlinuz
   INITRD /isolinux/initrd.gz
-  APPEND $CMDLINE
+  APPEND $CMDLINE emu.data=0:0:0:0
 EOF
 xorriso -as mkisofs -quiet -o "$WORK/linux.iso" -V EMU_LINUX -r -J \
     -b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot -boot-load-size 4 -boot-info-table \

@@ -8,6 +8,8 @@
 #
 # Kernel command line knobs (all optional):
 #   emu.data=/dev/sdX[N]   data device to benchmark (default: /dev/sda2 if present, else /dev/sda)
+#   emu.data=H:C:T:L       the whole disk at that SCSI address (0:0:0:0 = primary master, 0:0:1:0 = primary
+#                          slave): stable where sdX names follow the order in which probes complete
 #   emu.mib=N              size of the sequential read/write test in MiB (default 64)
 #   emu.rand=N             number of 4 KiB random reads (default 2000)
 #   emu.wait=N             seconds to wait for the data device to appear (default 120)
@@ -102,6 +104,12 @@ start=$(now_ns)
 waited=0
 seen=-1
 while :; do
+    case "$DATA" in
+        *:*:*:*)
+            for b in /sys/class/scsi_disk/$DATA/device/block/*; do
+                [ -b "/dev/${b##*/}" ] && { say "SCSI $DATA is ${b##*/}"; DATA=/dev/${b##*/}; }
+            done ;;
+    esac
     if [ -n "$DATA" ]; then
         [ -b "$DATA" ] && break
     else
