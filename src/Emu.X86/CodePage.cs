@@ -13,6 +13,8 @@ sealed class CodePage
     public Instruction[] Code = new Instruction[32];
     /// <summary>True for the last instruction of a block.</summary>
     public bool[] End = new bool[32];
+    /// <summary>How the dispatcher runs each instruction.</summary>
+    public OpForm[] Forms = new OpForm[32];
     public int Count;
     /// <summary>One bit per page byte that belongs to a decoded instruction; writes elsewhere keep the page.</summary>
     readonly ulong[] _covered = new ulong[64];
@@ -29,15 +31,17 @@ sealed class CodePage
         return false;
     }
 
-    public void Append(in Instruction instruction, bool end)
+    public void Append(in Instruction instruction, bool end, in OpForm form)
     {
         if (Count == Code.Length)
         {
             Array.Resize(ref Code, Count * 2);
             Array.Resize(ref End, Count * 2);
+            Array.Resize(ref Forms, Count * 2);
         }
         Code[Count] = instruction;
         End[Count] = end;
+        Forms[Count] = form;
         Count++;
     }
 }

@@ -51,14 +51,14 @@ public sealed partial class Cpu
                 {
                     uint s = (uint)(i.Op1Register - Register.EAX);
                     if (s >= 8) return false;
-                    b = R[s];
+                    b = R[(int)s];
                     break;
                 }
             case OpKind.Immediate8to32: b = (uint)i.Immediate8to32; break;
             case OpKind.Immediate32: b = i.Immediate32; break;
             default: return false;
         }
-        uint a = R[d], r;
+        uint a = R[(int)d], r;
         switch (i.Mnemonic)
         {
             case Mnemonic.Add: r = a + b; _lop = LazyOp.Add; break;
@@ -71,7 +71,7 @@ public sealed partial class Cpu
             default: return false;
         }
         _la = a; _lb = b; _lres = r; _lsize = 4;
-        R[d] = r;
+        R[(int)d] = r;
         return true;
     }
 
@@ -82,10 +82,10 @@ public sealed partial class Cpu
             uint d = (uint)(i.Op0Register - Register.EAX);
             if (d < 8)
             {
-                uint v = R[d];
+                uint v = R[(int)d];
                 uint res = inc ? v + 1 : v - 1;
                 SetLazy(inc ? LazyOp.Inc : LazyOp.Dec, v, 1, res, 4);
-                R[d] = res;
+                R[(int)d] = res;
                 return;
             }
         }

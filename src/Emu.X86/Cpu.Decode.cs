@@ -103,7 +103,7 @@ public sealed partial class Cpu
             bool end = ins.FlowControl != FlowControl.Next || n >= MaxBlock || next >= 4096
                 || page.Start[next] != 0;
             page.Start[offset] = (ushort)(page.Count + 1);
-            page.Append(ins, end);
+            page.Append(ins, end, Classify(ins));
             page.Cover((int)offset, ins.Length);
             if (end) break;
         }

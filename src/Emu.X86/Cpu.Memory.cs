@@ -167,6 +167,12 @@ public sealed partial class Cpu
         return _faulted ? 0 : ReadLin32(lin, _user);
     }
 
+    internal void WriteMem32(int seg, uint offset, uint value)
+    {
+        uint lin = SegLinear(seg, offset, 4, true);
+        if (!_faulted) WriteLin32(lin, value, _user);
+    }
+
     internal ulong ReadMem64(int seg, uint offset)
     {
         uint lin = SegLinear(seg, offset, 8, false);

@@ -30,12 +30,12 @@ public sealed partial class Cpu
     uint GetReg(Register r)
     {
         uint i = (uint)(r - Register.EAX);
-        if (i < 8) return R[i];
+        if (i < 8) return R[(int)i];
         i = (uint)(r - Register.AX);
-        if (i < 8) return (ushort)R[i];
+        if (i < 8) return (ushort)R[(int)i];
         i = (uint)(r - Register.AL);
-        if (i < 4) return (byte)R[i];
-        if (i < 8) return (byte)(R[i - 4] >> 8);
+        if (i < 4) return (byte)R[(int)i];
+        if (i < 8) return (byte)(R[(int)(i - 4)] >> 8);
         i = (uint)(r - Register.ES);
         if (i < 6) return S[i].Selector;
         return 0;
@@ -45,12 +45,12 @@ public sealed partial class Cpu
     void SetReg(Register r, uint v)
     {
         uint i = (uint)(r - Register.EAX);
-        if (i < 8) { R[i] = v; return; }
+        if (i < 8) { R[(int)i] = v; return; }
         i = (uint)(r - Register.AX);
-        if (i < 8) { R[i] = (R[i] & 0xFFFF0000) | (v & 0xFFFF); return; }
+        if (i < 8) { R[(int)i] = (R[(int)i] & 0xFFFF0000) | (v & 0xFFFF); return; }
         i = (uint)(r - Register.AL);
-        if (i < 4) R[i] = (R[i] & 0xFFFFFF00) | (v & 0xFF);
-        else if (i < 8) R[i - 4] = (R[i - 4] & 0xFFFF00FF) | ((v & 0xFF) << 8);
+        if (i < 4) R[(int)i] = (R[(int)i] & 0xFFFFFF00) | (v & 0xFF);
+        else if (i < 8) R[(int)(i - 4)] = (R[(int)(i - 4)] & 0xFFFF00FF) | ((v & 0xFF) << 8);
     }
 
     /// <summary>Size in bytes of operand 0 (register or memory).</summary>
@@ -74,7 +74,7 @@ public sealed partial class Cpu
         uint bi = (uint)(b - Register.EAX);
         if (bi < 8)
         {
-            ea += R[bi];
+            ea += R[(int)bi];
             Register x = i.MemoryIndex;
             if (x != Register.None) ea += GetReg(x) * (uint)i.MemoryIndexScale;
             return ea;
@@ -83,7 +83,7 @@ public sealed partial class Cpu
         if (bi < 8)
         {
             // 16-bit addressing: [BX/BP + SI/DI + disp] wraps at 64 KiB.
-            ea += R[bi];
+            ea += R[(int)bi];
             Register x = i.MemoryIndex;
             if (x != Register.None) ea += GetReg(x);
             return ea & 0xFFFF;

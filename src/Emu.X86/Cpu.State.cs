@@ -41,7 +41,7 @@ public sealed partial class Cpu
             FpuLastIp = _fpu.LastIp,
             FpuLastDp = _fpu.LastDp,
         };
-        R.CopyTo(s.Registers, 0);
+        ((ReadOnlySpan<uint>)R).CopyTo(s.Registers);
         S.CopyTo(s.Segments, 0);
         _dr.CopyTo(s.Dr, 0);
         _fpu.R.CopyTo(s.FpuRegisters, 0);
@@ -51,7 +51,7 @@ public sealed partial class Cpu
     /// <summary>Restores a state captured by <see cref="SaveState"/>; caches (TLB, decoded code) are flushed.</summary>
     public void LoadState(CpuState s)
     {
-        s.Registers.CopyTo(R, 0);
+        s.Registers.AsSpan(0, 8).CopyTo(R);
         _eip = s.Eip;
         _cr0 = s.Cr0; _cr2 = s.Cr2; _cr3 = s.Cr3; _cr4 = s.Cr4;
         _lop = LazyOp.None;

@@ -12,7 +12,7 @@ public sealed partial class Cpu
     readonly IInterruptController? _pic;
 
     // General registers in encoding order EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI.
-    internal readonly uint[] R = new uint[8];
+    internal Registers R;
     internal readonly Segment[] S = new Segment[6];
 
     uint _eip;
@@ -72,7 +72,7 @@ public sealed partial class Cpu
     /// <summary>Puts the CPU in its power-on state: real mode at F000:FFF0 with CS base FFFF0000.</summary>
     public void Reset()
     {
-        Array.Clear(R);
+        R = default;
         R[2] = 0x0000_0619; // EDX holds the CPUID signature after reset
         _flags = Flags.Reserved1;
         _lop = LazyOp.None;
@@ -193,13 +193,14 @@ public sealed partial class Cpu
             }
             Instruction[] code = page.Code;
             bool[] ends = page.End;
+            OpForm[] forms = page.Forms;
             int chained = 0;
             while (true)
             {
                 ref Instruction ins = ref code[idx];
                 _eipStart = _eip;
                 _eip = (_eip + (uint)ins.Length) & _ipMask;
-                Execute(ref ins);
+                Dispatch(in forms[idx], ref ins);
                 _instructions++;
                 if (_breakBlock)
                 {

@@ -1,0 +1,249 @@
+using System.Runtime.CompilerServices;
+using Iced.Intel;
+
+namespace Emu.X86;
+
+/// <summary>The shape of a decoded instruction that the dispatcher runs without Iced's generic operand accessors.</summary>
+enum Form : byte
+{
+    Generic,      // everything else: the mnemonic switch
+    MovRR32,      // MOV r32, r32
+    MovRI32,      // MOV r32, imm32
+    MovRM32,      // MOV r32, m32
+    MovMR32,      // MOV m32, r32
+    MovMI32,      // MOV m32, imm32
+    MovzxRM8,     // MOVZX r32, m8
+    AluRR32,      // ADD/OR/AND/SUB/XOR/CMP/TEST r32, r32
+    AluRI32,      // ... r32, imm
+    AluRM32,      // ... r32, m32
+    CmpMR32,      // CMP/TEST m32, r32 (no write)
+    CmpMI32,      // CMP/TEST m32, imm (no write)
+    Lea32,        // LEA r32, m (32-bit addressing)
+    PushR32,
+    PopR32,
+    Jcc,
+    IncDec,
+    Call,
+    Ret,
+    Jmp,
+}
+
+/// <summary>Decode-time facts about one instruction: its form, register numbers, segment and ALU operation.</summary>
+struct OpForm
+{
+    public Form Kind;
+    public byte A;     // destination register number (EAX = 0), or the condition code of a Jcc
+    public byte B;     // source register number; for a Jcc 1 when the target wraps at 64 KiB
+    public byte Seg;   // segment of the memory operand
+    public AluOp Alu;
+    public uint Imm;   // the immediate operand, or a Jcc's displacement from the next instruction
+}
+
+/// <summary>The ALU operations the register/memory forms run.</summary>
+enum AluOp : byte { Add, Or, And, Sub, Xor, Cmp, Test }
+
+// The dispatcher: instructions are classified once when their block is decoded; common forms run here
+// directly, the rest through the mnemonic switch in Execute.
+public sealed partial class Cpu
+{
+    static OpForm Classify(in Instruction i)
+    {
+        var f = new OpForm();
+        bool r0 = i.Op0Kind == OpKind.Register && IsR32(i.Op0Register);
+        bool r1 = i.OpCount > 1 && i.Op1Kind == OpKind.Register && IsR32(i.Op1Register);
+        bool m0 = i.Op0Kind == OpKind.Memory, m1 = i.OpCount > 1 && i.Op1Kind == OpKind.Memory;
+        if (r0) f.A = (byte)(i.Op0Register - Register.EAX);
+        if (r1) f.B = (byte)(i.Op1Register - Register.EAX);
+        if (m0 || m1) f.Seg = (byte)MemSeg(i);
+        int msize = m0 || m1 ? MemSize[(int)i.MemorySize] : 0;
+        bool imm1 = i.OpCount > 1 && i.Op1Kind is OpKind.Immediate32 or OpKind.Immediate8to32;
+        if (imm1) f.Imm = i.Op1Kind == OpKind.Immediate32 ? i.Immediate32 : (uint)i.Immediate8to32;
+        switch (i.Mnemonic)
+        {
+            case Mnemonic.Mov:
+                if (r0 && r1) f.Kind = Form.MovRR32;
+                else if (r0 && i.Op1Kind == OpKind.Immediate32) f.Kind = Form.MovRI32;
+                else if (r0 && m1 && msize == 4) f.Kind = Form.MovRM32;
+                else if (m0 && msize == 4 && r1) f.Kind = Form.MovMR32;
+                else if (m0 && msize == 4 && i.Op1Kind == OpKind.Immediate32) f.Kind = Form.MovMI32;
+                break;
+            case Mnemonic.Movzx:
+                if (r0 && m1 && msize == 1) f.Kind = Form.MovzxRM8;
+                break;
+            case Mnemonic.Add: case Mnemonic.Or: case Mnemonic.And: case Mnemonic.Sub:
+            case Mnemonic.Xor: case Mnemonic.Cmp: case Mnemonic.Test:
+                f.Alu = i.Mnemonic switch
+                {
+                    Mnemonic.Add => AluOp.Add,
+                    Mnemonic.Or => AluOp.Or,
+                    Mnemonic.And => AluOp.And,
+                    Mnemonic.Sub => AluOp.Sub,
+                    Mnemonic.Xor => AluOp.Xor,
+                    Mnemonic.Cmp => AluOp.Cmp,
+                    _ => AluOp.Test,
+                };
+                bool compare = f.Alu is AluOp.Cmp or AluOp.Test;
+                if (r0 && r1) f.Kind = Form.AluRR32;
+                else if (r0 && imm1) f.Kind = Form.AluRI32;
+                else if (r0 && m1 && msize == 4) f.Kind = Form.AluRM32;
+                else if (compare && m0 && msize == 4 && r1) f.Kind = Form.CmpMR32;
+                else if (compare && m0 && msize == 4 && imm1) f.Kind = Form.CmpMI32;
+                break;
+            case Mnemonic.Lea:
+                if (r0 && !Addr16(i)) f.Kind = Form.Lea32;
+                break;
+            case Mnemonic.Push:
+                if (r0) f.Kind = Form.PushR32;
+                break;
+            case Mnemonic.Pop:
+                if (r0) f.Kind = Form.PopR32;
+                break;
+            case Mnemonic.Ja: case Mnemonic.Jae: case Mnemonic.Jb: case Mnemonic.Jbe:
+            case Mnemonic.Je: case Mnemonic.Jg: case Mnemonic.Jge: case Mnemonic.Jl:
+            case Mnemonic.Jle: case Mnemonic.Jne: case Mnemonic.Jno: case Mnemonic.Jnp:
+            case Mnemonic.Jns: case Mnemonic.Jo: case Mnemonic.Jp: case Mnemonic.Js:
+                f.Kind = Form.Jcc;
+                f.A = ConditionOf[(int)i.Code];
+                f.B = i.Op0Kind == OpKind.NearBranch32 ? (byte)0 : (byte)1;
+                f.Imm = (uint)i.NearBranchTarget - (uint)i.NextIP;
+                break;
+            case Mnemonic.Inc: case Mnemonic.Dec: f.Kind = Form.IncDec; break;
+            case Mnemonic.Call: f.Kind = Form.Call; break;
+            case Mnemonic.Ret: f.Kind = Form.Ret; break;
+            case Mnemonic.Jmp: f.Kind = Form.Jmp; break;
+        }
+        return f;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static bool IsR32(Register r) => (uint)(r - Register.EAX) < 8;
+
+    void Dispatch(in OpForm f, ref Instruction i)
+    {
+        switch (f.Kind)
+        {
+            case Form.MovRR32: R[f.A] = R[f.B]; return;
+            case Form.MovRI32: R[f.A] = f.Imm; return;
+            case Form.MovRM32:
+                {
+                    uint v = ReadMem32(f.Seg, EffAddr(i));
+                    if (!_faulted) R[f.A] = v;
+                    return;
+                }
+            case Form.MovMR32: WriteMem32(f.Seg, EffAddr(i), R[f.B]); return;
+            case Form.MovMI32: WriteMem32(f.Seg, EffAddr(i), f.Imm); return;
+            case Form.MovzxRM8:
+                {
+                    uint v = ReadMem8(f.Seg, EffAddr(i));
+                    if (!_faulted) R[f.A] = v;
+                    return;
+                }
+            case Form.AluRR32: Alu32(f.Alu, f.A, R[f.B]); return;
+            case Form.AluRI32: Alu32(f.Alu, f.A, f.Imm); return;
+            case Form.AluRM32:
+                {
+                    uint b = ReadMem32(f.Seg, EffAddr(i));
+                    if (!_faulted) Alu32(f.Alu, f.A, b);
+                    return;
+                }
+            case Form.CmpMR32:
+            case Form.CmpMI32:
+                {
+                    uint a = ReadMem32(f.Seg, EffAddr(i));
+                    if (_faulted) return;
+                    uint b = f.Kind == Form.CmpMR32 ? R[f.B] : f.Imm;
+                    if (f.Alu == AluOp.Cmp) { _lop = LazyOp.Sub; _la = a; _lb = b; _lres = a - b; }
+                    else { _lop = LazyOp.Logic; _lres = a & b; }
+                    _lsize = 4;
+                    return;
+                }
+            case Form.Lea32: R[f.A] = EffAddr(i); return;
+            case Form.PushR32:
+                if (!_stack32) { Push(ref i); return; }
+                {
+                    uint sp = R[4] - 4;
+                    WriteMem32(SS, sp, R[f.A]);
+                    if (!_faulted) R[4] = sp;
+                    return;
+                }
+            case Form.PopR32:
+                if (!_stack32) { Pop(ref i); return; }
+                {
+                    uint v = ReadMem32(SS, R[4]);
+                    if (_faulted) return;
+                    R[4] += 4;
+                    R[f.A] = v;
+                    return;
+                }
+            case Form.Jcc:
+                if (QuickCondition((ConditionCode)f.A))
+                {
+                    uint t = _eip + f.Imm;
+                    NearJump(f.B == 0 ? t : t & 0xFFFF);
+                }
+                return;
+            case Form.IncDec: IncDec(ref i, i.Mnemonic == Mnemonic.Inc); return;
+            case Form.Call: Call(ref i); return;
+            case Form.Ret: RetNear(ref i); return;
+            case Form.Jmp: Jmp(ref i); return;
+            default: Execute(ref i); return;
+        }
+    }
+
+    /// <summary>Decides the conditions compilers emit after CMP/SUB and TEST/AND of dwords from the recorded
+    /// operands; everything else goes through the full flag evaluation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    bool QuickCondition(ConditionCode cc)
+    {
+        if (_lsize == 4)
+        {
+            if (_lop == LazyOp.Sub)
+            {
+                uint a = _la, b = _lb;
+                switch (cc)
+                {
+                    case ConditionCode.e: return a == b;
+                    case ConditionCode.ne: return a != b;
+                    case ConditionCode.b: return a < b;
+                    case ConditionCode.ae: return a >= b;
+                    case ConditionCode.be: return a <= b;
+                    case ConditionCode.a: return a > b;
+                    case ConditionCode.l: return (int)a < (int)b;
+                    case ConditionCode.ge: return (int)a >= (int)b;
+                    case ConditionCode.le: return (int)a <= (int)b;
+                    case ConditionCode.g: return (int)a > (int)b;
+                }
+            }
+            else if (_lop == LazyOp.Logic)
+            {
+                switch (cc)
+                {
+                    case ConditionCode.e: return _lres == 0;
+                    case ConditionCode.ne: return _lres != 0;
+                    case ConditionCode.s: return (int)_lres < 0;
+                    case ConditionCode.ns: return (int)_lres >= 0;
+                }
+            }
+        }
+        return Condition(cc);
+    }
+
+    /// <summary>A 32-bit ALU operation on register <paramref name="d"/> with the lazy flags it leaves.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Alu32(AluOp op, int d, uint b)
+    {
+        uint a = R[d], r;
+        switch (op)
+        {
+            case AluOp.Add: r = a + b; _lop = LazyOp.Add; break;
+            case AluOp.Sub: r = a - b; _lop = LazyOp.Sub; break;
+            case AluOp.Cmp: _lop = LazyOp.Sub; _la = a; _lb = b; _lres = a - b; _lsize = 4; return;
+            case AluOp.Test: _lop = LazyOp.Logic; _lres = a & b; _lsize = 4; return;
+            case AluOp.Xor: r = a ^ b; _lop = LazyOp.Logic; break;
+            case AluOp.And: r = a & b; _lop = LazyOp.Logic; break;
+            default: r = a | b; _lop = LazyOp.Logic; break;
+        }
+        _la = a; _lb = b; _lres = r; _lsize = 4;
+        R[d] = r;
+    }
+}
