@@ -70,8 +70,13 @@ public sealed partial class Cpu
             case Mnemonic.Movzx:
                 if (r0 && m1 && msize == 1) f.Kind = Form.MovzxRM8;
                 break;
-            case Mnemonic.Add: case Mnemonic.Or: case Mnemonic.And: case Mnemonic.Sub:
-            case Mnemonic.Xor: case Mnemonic.Cmp: case Mnemonic.Test:
+            case Mnemonic.Add:
+            case Mnemonic.Or:
+            case Mnemonic.And:
+            case Mnemonic.Sub:
+            case Mnemonic.Xor:
+            case Mnemonic.Cmp:
+            case Mnemonic.Test:
                 f.Alu = i.Mnemonic switch
                 {
                     Mnemonic.Add => AluOp.Add,
@@ -98,10 +103,22 @@ public sealed partial class Cpu
             case Mnemonic.Pop:
                 if (r0) f.Kind = Form.PopR32;
                 break;
-            case Mnemonic.Ja: case Mnemonic.Jae: case Mnemonic.Jb: case Mnemonic.Jbe:
-            case Mnemonic.Je: case Mnemonic.Jg: case Mnemonic.Jge: case Mnemonic.Jl:
-            case Mnemonic.Jle: case Mnemonic.Jne: case Mnemonic.Jno: case Mnemonic.Jnp:
-            case Mnemonic.Jns: case Mnemonic.Jo: case Mnemonic.Jp: case Mnemonic.Js:
+            case Mnemonic.Ja:
+            case Mnemonic.Jae:
+            case Mnemonic.Jb:
+            case Mnemonic.Jbe:
+            case Mnemonic.Je:
+            case Mnemonic.Jg:
+            case Mnemonic.Jge:
+            case Mnemonic.Jl:
+            case Mnemonic.Jle:
+            case Mnemonic.Jne:
+            case Mnemonic.Jno:
+            case Mnemonic.Jnp:
+            case Mnemonic.Jns:
+            case Mnemonic.Jo:
+            case Mnemonic.Jp:
+            case Mnemonic.Js:
                 f.Kind = Form.Jcc;
                 f.A = ConditionOf[(int)i.Code];
                 f.B = i.Op0Kind == OpKind.NearBranch32 ? (byte)0 : (byte)1;
