@@ -11,8 +11,6 @@ sealed class CodePage
     /// <summary>Per page offset: 1 + index into <see cref="Code"/>, 0 when not decoded, or <see cref="Crossing"/>.</summary>
     public readonly ushort[] Start = new ushort[4096];
     public Instruction[] Code = new Instruction[32];
-    /// <summary>True for the last instruction of a block.</summary>
-    public bool[] End = new bool[32];
     /// <summary>How the dispatcher runs each instruction.</summary>
     public OpForm[] Forms = new OpForm[32];
     public int Count;
@@ -31,16 +29,14 @@ sealed class CodePage
         return false;
     }
 
-    public void Append(in Instruction instruction, bool end, in OpForm form)
+    public void Append(in Instruction instruction, OpForm form)
     {
         if (Count == Code.Length)
         {
             Array.Resize(ref Code, Count * 2);
-            Array.Resize(ref End, Count * 2);
             Array.Resize(ref Forms, Count * 2);
         }
         Code[Count] = instruction;
-        End[Count] = end;
         Forms[Count] = form;
         Count++;
     }

@@ -95,7 +95,7 @@ public sealed partial class Cpu
             {
                 page.Start[offset] = CodePage.Crossing;
                 if (n == 0) return -2;
-                page.End[page.Count - 1] = true;
+                page.Forms[page.Count - 1].End = true;
                 break;
             }
             n++;
@@ -103,7 +103,9 @@ public sealed partial class Cpu
             bool end = ins.FlowControl != FlowControl.Next || n >= MaxBlock || next >= 4096
                 || page.Start[next] != 0;
             page.Start[offset] = (ushort)(page.Count + 1);
-            page.Append(ins, end, Classify(ins));
+            OpForm form = Classify(ins);
+            form.End = end;
+            page.Append(ins, form);
             page.Cover((int)offset, ins.Length);
             if (end) break;
         }

@@ -36,6 +36,7 @@ struct OpForm
     public byte B;     // source register number; for a Jcc 1 when the target wraps at 64 KiB
     public byte Seg;   // segment of the memory operand
     public AluOp Alu;
+    public bool End;   // the last instruction of a decoded block
     public uint Imm;   // the immediate operand, or a Jcc's displacement from the next instruction
 }
 

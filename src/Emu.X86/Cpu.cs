@@ -192,15 +192,31 @@ public sealed partial class Cpu
                 }
             }
             Instruction[] code = page.Code;
-            bool[] ends = page.End;
             OpForm[] forms = page.Forms;
             int chained = 0;
             while (true)
             {
                 ref Instruction ins = ref code[idx];
+                ref OpForm f = ref forms[idx];
                 _eipStart = _eip;
                 _eip = (_eip + (uint)ins.Length) & _ipMask;
-                Dispatch(in forms[idx], ref ins);
+                // Register-only forms run here without a call; the rest through Dispatch.
+                switch (f.Kind)
+                {
+                    case Form.MovRR32: R[f.A] = R[f.B]; break;
+                    case Form.MovRI32: R[f.A] = f.Imm; break;
+                    case Form.AluRR32: Alu32(f.Alu, f.A, R[f.B]); break;
+                    case Form.AluRI32: Alu32(f.Alu, f.A, f.Imm); break;
+                    case Form.Lea32: R[f.A] = EffAddr(ins); break;
+                    case Form.Jcc:
+                        if (QuickCondition((ConditionCode)f.A))
+                        {
+                            uint t = _eip + f.Imm;
+                            NearJump(f.B == 0 ? t : t & 0xFFFF);
+                        }
+                        break;
+                    default: Dispatch(in f, ref ins); break;
+                }
                 _instructions++;
                 if (_breakBlock)
                 {
@@ -215,7 +231,7 @@ public sealed partial class Cpu
                     break;
                 }
                 if (_instructions >= limit) break;
-                if (!ends[idx]) { idx++; continue; }
+                if (!f.End) { idx++; continue; }
                 // Block end: follow a branch or fall-through within the same page without a full lookup,
                 // returning to the outer loop regularly so interrupts are polled.
                 if (++chained >= MaxChain) break;
