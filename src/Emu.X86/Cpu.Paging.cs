@@ -52,6 +52,16 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     uint TranslateFetch(uint lin) => Translate(lin, false, _user);
 
+    /// <summary>An instruction fetch translation that only consults the TLB: false on a miss (nothing changes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    bool TryTranslateFetch(uint lin, out uint phys)
+    {
+        if (!_paging) { phys = lin & _a20Mask; return true; }
+        int i = (int)(lin >> 12) & TlbMask;
+        phys = _tlbPhys[i] | (lin & 0xFFF);
+        return _tlbTag[i] == ((lin & ~0xFFFu) | 1) && (!_user || (_tlbRights[i] & TlbUserRead) != 0);
+    }
+
     /// <summary>Walks the page tables, updates A/D bits and fills the TLB; raises #PF on failure.</summary>
     uint Walk(uint lin, bool write, bool user, bool fetch)
     {

@@ -232,11 +232,19 @@ public sealed partial class Cpu
                 }
                 if (_instructions >= limit) break;
                 if (!f.End) { idx++; continue; }
-                // Block end: follow a branch or fall-through within the same page without a full lookup,
-                // returning to the outer loop regularly so interrupts are polled.
+                // Block end: follow a branch or fall-through to an already decoded block without a full lookup
+                // (another page only through a TLB hit), returning to the outer loop regularly so interrupts
+                // are polled.
                 if (++chained >= MaxChain) break;
                 uint next = S[CS].Base + _eip;
-                if (((next ^ lin) & ~0xFFFu) != 0) break;
+                if (((next ^ lin) & ~0xFFFu) != 0)
+                {
+                    if (_eip > S[CS].Max || !TryTranslateFetch(next, out uint nextPhys)) break;
+                    page = GetCodePage(nextPhys);
+                    code = page.Code;
+                    forms = page.Forms;
+                    lin = next;
+                }
                 int n = page.Start[next & 0xFFF] - 1;
                 if ((uint)n >= (uint)page.Count) break;
                 idx = n;
