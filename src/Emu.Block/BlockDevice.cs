@@ -3,7 +3,8 @@ using Emu.Block.Qcow2;
 namespace Emu.Block;
 
 /// <summary>A block device over an image driver: awaitable I/O for tools and callback submission for devices.</summary>
-/// <remarks>Requests run on worker threads, many at once; the driver serialises what must be.
+/// <remarks>Awaitable requests run on the thread pool, many at once; the driver serialises what must be.
+/// Submitted device requests run in order on the device's own I/O thread.
 /// Device completions are posted to the owner's event loop, never run on a worker thread.
 /// Status codes follow errno conventions: 0 success, negative errno on failure (-5 EIO).</remarks>
 public sealed class BlockDevice : IDisposable
@@ -15,6 +16,7 @@ public sealed class BlockDevice : IDisposable
 
     private readonly BlockDriver _driver;
     private readonly IEventLoop? _loop;
+    private BlockWorker? _worker;
     private int _inFlight;
     private Exception? _lastError;
 
@@ -60,7 +62,8 @@ public sealed class BlockDevice : IDisposable
         var loop = _loop ?? throw new InvalidOperationException("This block device has no event loop for completions");
         var handle = new BlockRequestHandle();
         Interlocked.Increment(ref _inFlight);
-        ThreadPool.UnsafeQueueUserWorkItem(_ =>
+        _worker ??= new BlockWorker("block " + Path.GetFileName(_driver.FileName));
+        _worker.Post(() =>
         {
             int status = Execute(request);
             loop.Post(() =>
@@ -69,7 +72,7 @@ public sealed class BlockDevice : IDisposable
                 if (handle.TryComplete())
                     completion(request, status);
             });
-        }, null);
+        });
         return handle;
     }
 
@@ -165,5 +168,9 @@ public sealed class BlockDevice : IDisposable
     /// <summary>Waits until every submitted request has delivered its completion (the caller must be pumping the loop, or have none).</summary>
     public bool Drain(QueueEventLoop loop, TimeSpan timeout) => loop.RunUntil(() => InFlight == 0, timeout);
 
-    public void Dispose() => _driver.Dispose();
+    public void Dispose()
+    {
+        _worker?.Dispose();
+        _driver.Dispose();
+    }
 }

@@ -44,6 +44,39 @@ public class BlockDeviceTests
     }
 
     [Fact]
+    public void RequestsRunInSubmissionOrderAcrossTheIoThreadsSleeps()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("o.qcow2");
+        Qcow2Creator.Create(path, new Qcow2CreateOptions { Size = 16 << 20, ClusterSize = 4096 });
+        var loop = new QueueEventLoop();
+        var dev = new BlockDevice(Data.Open(path), loop);
+        var order = new List<int>();
+        // Overlapping writes to one place: only in-order execution leaves the last one's bytes. Pauses longer
+        // than the I/O thread's poll make it sleep and wake again between some of them.
+        for (int i = 0; i < 12; i++)
+        {
+            int n = i;
+            dev.Submit(BlockRequest.Write(4096, Data.Pattern(8192, n)), (_, status) =>
+            {
+                Assert.Equal(BlockDevice.StatusOk, status);
+                order.Add(n);
+            });
+            if (i % 3 == 2) Thread.Sleep(5);
+        }
+        Assert.True(dev.Drain(loop, TimeSpan.FromSeconds(30)));
+        Assert.Equal(Enumerable.Range(0, 12), order);
+        var back = new byte[8192];
+        dev.Submit(BlockRequest.Read(4096, back), (_, status) => Assert.Equal(BlockDevice.StatusOk, status));
+        Assert.True(dev.Drain(loop, TimeSpan.FromSeconds(30)));
+        Assert.Equal(Data.Pattern(8192, 11), back);
+        // Disposing ends the I/O thread; the image is closed and opens again.
+        dev.Dispose();
+        using var again = new BlockDevice(Data.Open(path), loop);
+        Assert.Equal(16 << 20, again.Size);
+    }
+
+    [Fact]
     public async Task ScatterListsMoveConsecutiveBytesThroughTheirSegmentsInOrder()
     {
         using var dir = new TempDir();
