@@ -136,12 +136,34 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static bool IsR32(Register r) => (uint)(r - Register.EAX) < 8;
 
+    /// <summary>Executes one decoded instruction: register-only forms inline, the rest through <see cref="Dispatch"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Step(ref OpForm f, ref Instruction i)
+    {
+        _eipStart = _eip;
+        _eip = (_eip + (uint)i.Length) & _ipMask;
+        switch (f.Kind)
+        {
+            case Form.MovRR32: R[f.A] = R[f.B]; break;
+            case Form.MovRI32: R[f.A] = f.Imm; break;
+            case Form.AluRR32: Alu32(f.Alu, f.A, R[f.B]); break;
+            case Form.AluRI32: Alu32(f.Alu, f.A, f.Imm); break;
+            case Form.Lea32: R[f.A] = EffAddr(i); break;
+            case Form.Jcc:
+                if (QuickCondition((ConditionCode)f.A))
+                {
+                    uint t = _eip + f.Imm;
+                    NearJump(f.B == 0 ? t : t & 0xFFFF);
+                }
+                break;
+            default: Dispatch(in f, ref i); break;
+        }
+    }
+
     void Dispatch(in OpForm f, ref Instruction i)
     {
         switch (f.Kind)
         {
-            case Form.MovRR32: R[f.A] = R[f.B]; return;
-            case Form.MovRI32: R[f.A] = f.Imm; return;
             case Form.MovRM32:
                 {
                     uint v = ReadMem32(f.Seg, EffAddr(i));
@@ -156,8 +178,6 @@ public sealed partial class Cpu
                     if (!_faulted) R[f.A] = v;
                     return;
                 }
-            case Form.AluRR32: Alu32(f.Alu, f.A, R[f.B]); return;
-            case Form.AluRI32: Alu32(f.Alu, f.A, f.Imm); return;
             case Form.AluRM32:
                 {
                     uint b = ReadMem32(f.Seg, EffAddr(i));
@@ -175,7 +195,6 @@ public sealed partial class Cpu
                     _lsize = 4;
                     return;
                 }
-            case Form.Lea32: R[f.A] = EffAddr(i); return;
             case Form.PushR32:
                 if (!_stack32) { Push(ref i); return; }
                 {
@@ -193,13 +212,6 @@ public sealed partial class Cpu
                     R[f.A] = v;
                     return;
                 }
-            case Form.Jcc:
-                if (QuickCondition((ConditionCode)f.A))
-                {
-                    uint t = _eip + f.Imm;
-                    NearJump(f.B == 0 ? t : t & 0xFFFF);
-                }
-                return;
             case Form.IncDec: IncDec(ref i, i.Mnemonic == Mnemonic.Inc); return;
             case Form.Call: Call(ref i); return;
             case Form.Ret: RetNear(ref i); return;

@@ -191,66 +191,59 @@ public sealed partial class Cpu
                     continue;
                 }
             }
-            Instruction[] code = page.Code;
-            OpForm[] forms = page.Forms;
-            int chained = 0;
-            while (true)
+            if (oneInstruction)
             {
-                ref Instruction ins = ref code[idx];
-                ref OpForm f = ref forms[idx];
-                _eipStart = _eip;
-                _eip = (_eip + (uint)ins.Length) & _ipMask;
-                // Register-only forms run here without a call; the rest through Dispatch.
-                switch (f.Kind)
-                {
-                    case Form.MovRR32: R[f.A] = R[f.B]; break;
-                    case Form.MovRI32: R[f.A] = f.Imm; break;
-                    case Form.AluRR32: Alu32(f.Alu, f.A, R[f.B]); break;
-                    case Form.AluRI32: Alu32(f.Alu, f.A, f.Imm); break;
-                    case Form.Lea32: R[f.A] = EffAddr(ins); break;
-                    case Form.Jcc:
-                        if (QuickCondition((ConditionCode)f.A))
-                        {
-                            uint t = _eip + f.Imm;
-                            NearJump(f.B == 0 ? t : t & 0xFFFF);
-                        }
-                        break;
-                    default: Dispatch(in f, ref ins); break;
-                }
+                Step(ref page.Forms[idx], ref page.Code[idx]);
                 _instructions++;
-                if (_breakBlock)
-                {
-                    _breakBlock = false;
-                    if (_faulted) { _pendingDataHits = 0; HandleFault(); break; }
-                    EndOfInstructionTraps(singleStep);
-                    break;
-                }
-                if (oneInstruction)
-                {
-                    EndOfInstructionTraps(singleStep);
-                    break;
-                }
-                if (_instructions >= limit) break;
-                if (!f.End) { idx++; continue; }
-                // Block end: follow a branch or fall-through to an already decoded block without a full lookup
-                // (another page only through a TLB hit), returning to the outer loop regularly so interrupts
-                // are polled.
-                if (++chained >= MaxChain) break;
-                uint next = S[CS].Base + _eip;
-                if (((next ^ lin) & ~0xFFFu) != 0)
-                {
-                    if (_eip > S[CS].Max || !TryTranslateFetch(next, out uint nextPhys)) break;
-                    page = GetCodePage(nextPhys);
-                    code = page.Code;
-                    forms = page.Forms;
-                    lin = next;
-                }
-                int n = page.Start[next & 0xFFF] - 1;
-                if ((uint)n >= (uint)page.Count) break;
-                idx = n;
+                _breakBlock = false;
+                if (_faulted) { _pendingDataHits = 0; HandleFault(); }
+                else EndOfInstructionTraps(singleStep);
+                continue;
             }
+            RunBlocks(page, idx, lin, limit);
         }
         return (int)(_instructions - start);
+    }
+
+    /// <summary>Runs decoded instructions from <paramref name="idx"/> of <paramref name="page"/> (fetched at linear
+    /// <paramref name="lin"/>) and the blocks they lead to, until something needs the outer loop.</summary>
+    /// <remarks>Kept apart from <see cref="Run"/> so this loop's state stays in registers.</remarks>
+    void RunBlocks(CodePage page, int idx, uint lin, ulong limit)
+    {
+        Instruction[] code = page.Code;
+        OpForm[] forms = page.Forms;
+        int chained = 0;
+        while (true)
+        {
+            ref OpForm f = ref forms[idx];
+            Step(ref f, ref code[idx]);
+            _instructions++;
+            if (_breakBlock)
+            {
+                _breakBlock = false;
+                if (_faulted) { _pendingDataHits = 0; HandleFault(); return; }
+                EndOfInstructionTraps(false);
+                return;
+            }
+            if (_instructions >= limit) return;
+            if (!f.End) { idx++; continue; }
+            // Block end: follow a branch or fall-through to an already decoded block without a full lookup
+            // (another page only through a TLB hit), returning to the outer loop regularly so interrupts
+            // are polled.
+            if (++chained >= MaxChain) return;
+            uint next = S[CS].Base + _eip;
+            if (((next ^ lin) & ~0xFFFu) != 0)
+            {
+                if (_eip > S[CS].Max || !TryTranslateFetch(next, out uint nextPhys)) return;
+                page = GetCodePage(nextPhys);
+                code = page.Code;
+                forms = page.Forms;
+                lin = next;
+            }
+            int n = page.Start[next & 0xFFF] - 1;
+            if ((uint)n >= (uint)page.Count) return;
+            idx = n;
+        }
     }
 
     /// <summary>Debug traps after a completed instruction: single step (TF) and data breakpoints, as one #DB.</summary>
