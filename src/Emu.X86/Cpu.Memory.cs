@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Emu.X86;
 
@@ -44,10 +45,15 @@ public sealed partial class Cpu
         if (_codeMarks[phys >> 12] != 0) CheckCodeWrite(phys, size);
     }
 
+    /// <summary>A RAM byte by physical address; the caller has checked it is directly accessible RAM.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    ref byte RamAt(uint phys) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_mem.Ram), (nint)phys);
+
     // ---- linear ----
 
     internal byte ReadLin8(uint lin, bool user)
     {
+        if (TryRamAccess(lin, false, user, out uint ram)) return RamAt(ram);
         uint p = Translate(lin, false, user);
         return _faulted ? (byte)0 : _mem.Read8(p);
     }
@@ -59,6 +65,7 @@ public sealed partial class Cpu
             uint lo = ReadLin8(lin, user), hi = ReadLin8(lin + 1, user);
             return (ushort)(lo | hi << 8);
         }
+        if (TryRamAccess(lin, false, user, out uint ram)) return Unsafe.ReadUnaligned<ushort>(ref RamAt(ram));
         uint p = Translate(lin, false, user);
         return _faulted ? (ushort)0 : _mem.Read16(p);
     }
@@ -71,12 +78,19 @@ public sealed partial class Cpu
             for (int i = 0; i < 4; i++) v |= (uint)ReadLin8(lin + (uint)i, user) << (i * 8);
             return v;
         }
+        if (TryRamAccess(lin, false, user, out uint ram)) return Unsafe.ReadUnaligned<uint>(ref RamAt(ram));
         uint p = Translate(lin, false, user);
         return _faulted ? 0 : _mem.Read32(p);
     }
 
     internal void WriteLin8(uint lin, byte v, bool user)
     {
+        if (TryRamAccess(lin, true, user, out uint ram))
+        {
+            NoteWrite(ram, 1);
+            RamAt(ram) = v;
+            return;
+        }
         uint p = Translate(lin, true, user);
         if (_faulted) return;
         NoteWrite(p, 1);
@@ -92,6 +106,12 @@ public sealed partial class Cpu
             WriteLin8(lin + 1, (byte)(v >> 8), user);
             return;
         }
+        if (TryRamAccess(lin, true, user, out uint ram))
+        {
+            NoteWrite(ram, 2);
+            Unsafe.WriteUnaligned(ref RamAt(ram), v);
+            return;
+        }
         uint p = Translate(lin, true, user);
         if (_faulted) return;
         NoteWrite(p, 2);
@@ -104,6 +124,12 @@ public sealed partial class Cpu
         {
             if (!ProbeWrite(lin, 4, user)) return;
             for (int i = 0; i < 4; i++) WriteLin8(lin + (uint)i, (byte)(v >> (i * 8)), user);
+            return;
+        }
+        if (TryRamAccess(lin, true, user, out uint ram))
+        {
+            NoteWrite(ram, 4);
+            Unsafe.WriteUnaligned(ref RamAt(ram), v);
             return;
         }
         uint p = Translate(lin, true, user);

@@ -8,10 +8,18 @@ public sealed partial class Cpu
 {
     const int TlbBits = 10, TlbSize = 1 << TlbBits, TlbMask = TlbSize - 1;
     const byte TlbUserRead = 1, TlbSupWrite = 2, TlbUserWrite = 4, TlbDirty = 8, TlbGlobal = 16;
+    // The physical page is RAM the CPU may read / write directly (no bus routing): data accesses skip the bus check.
+    const byte TlbRamRead = 32, TlbRamWrite = 64;
 
-    readonly uint[] _tlbTag = new uint[TlbSize];    // linear page | 1 when valid
-    readonly uint[] _tlbPhys = new uint[TlbSize];
-    readonly byte[] _tlbRights = new byte[TlbSize];
+    /// <summary>One software TLB entry: a linear page's physical page and what it permits.</summary>
+    struct TlbEntry
+    {
+        public uint Tag;     // linear page | 1 when valid
+        public uint Phys;
+        public byte Rights;
+    }
+
+    readonly TlbEntry[] _tlb = new TlbEntry[TlbSize];
     bool _paging;
     uint _a20Mask = 0xFFFFFFFF;
 
@@ -25,28 +33,40 @@ public sealed partial class Cpu
     /// <summary>Drops TLB entries; global ones survive unless <paramref name="includeGlobal"/>.</summary>
     void FlushTlb(bool includeGlobal)
     {
-        if (includeGlobal || (_cr4 & Cr4PGE) == 0) { Array.Clear(_tlbTag); return; }
+        if (includeGlobal || (_cr4 & Cr4PGE) == 0) { Array.Clear(_tlb); return; }
         for (int i = 0; i < TlbSize; i++)
-            if ((_tlbRights[i] & TlbGlobal) == 0) _tlbTag[i] = 0;
+            if ((_tlb[i].Rights & TlbGlobal) == 0) _tlb[i].Tag = 0;
     }
 
     void InvalidateTlbPage(uint lin)
     {
-        int i = (int)(lin >> 12) & TlbMask;
-        if ((_tlbTag[i] & ~1u) == (lin & ~0xFFFu)) _tlbTag[i] = 0;
+        ref TlbEntry e = ref _tlb[(lin >> 12) & TlbMask];
+        if ((e.Tag & ~1u) == (lin & ~0xFFFu)) e.Tag = 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     uint Translate(uint lin, bool write, bool user)
     {
         if (!_paging) return lin & _a20Mask;
-        int i = (int)(lin >> 12) & TlbMask;
-        if (_tlbTag[i] == ((lin & ~0xFFFu) | 1))
+        ref TlbEntry e = ref _tlb[(lin >> 12) & TlbMask];
+        if (e.Tag == ((lin & ~0xFFFu) | 1))
         {
             int need = write ? (user ? TlbUserWrite | TlbDirty : TlbSupWrite | TlbDirty) : (user ? TlbUserRead : 0);
-            if ((_tlbRights[i] & need) == need) return _tlbPhys[i] | (lin & 0xFFF);
+            if ((e.Rights & need) == need) return e.Phys | (lin & 0xFFF);
         }
         return Walk(lin, write, user, false);
+    }
+
+    /// <summary>A data access that the TLB maps straight to RAM: its physical address, or false to take the
+    /// full path (paging off, TLB miss, missing right, bus-routed page).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    bool TryRamAccess(uint lin, bool write, bool user, out uint phys)
+    {
+        ref TlbEntry e = ref _tlb[(lin >> 12) & TlbMask];
+        phys = e.Phys | (lin & 0xFFF);
+        int need = write ? (user ? TlbUserWrite | TlbDirty | TlbRamWrite : TlbSupWrite | TlbDirty | TlbRamWrite)
+            : (user ? TlbUserRead | TlbRamRead : TlbRamRead);
+        return _paging && e.Tag == ((lin & ~0xFFFu) | 1) && (e.Rights & need) == need;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -57,9 +77,9 @@ public sealed partial class Cpu
     bool TryTranslateFetch(uint lin, out uint phys)
     {
         if (!_paging) { phys = lin & _a20Mask; return true; }
-        int i = (int)(lin >> 12) & TlbMask;
-        phys = _tlbPhys[i] | (lin & 0xFFF);
-        return _tlbTag[i] == ((lin & ~0xFFFu) | 1) && (!_user || (_tlbRights[i] & TlbUserRead) != 0);
+        ref TlbEntry e = ref _tlb[(lin >> 12) & TlbMask];
+        phys = e.Phys | (lin & 0xFFF);
+        return e.Tag == ((lin & ~0xFFFu) | 1) && (!_user || (e.Rights & TlbUserRead) != 0);
     }
 
     /// <summary>Walks the page tables, updates A/D bits and fills the TLB; raises #PF on failure.</summary>
@@ -97,16 +117,19 @@ public sealed partial class Cpu
             global = (pte & 0x100) != 0;
             rights = (rights & ~0x40u) | (newPte & 0x40);
         }
-        int i = (int)(lin >> 12) & TlbMask;
         byte r = 0;
         if ((rights & 4) != 0) r |= TlbUserRead;
         if ((rights & 4) != 0 && (rights & 2) != 0) r |= TlbUserWrite;
         if ((rights & 2) != 0 || (_cr0 & Cr0WP) == 0) r |= TlbSupWrite;
         if ((rights & 0x40) != 0) r |= TlbDirty;
         if (global && (_cr4 & Cr4PGE) != 0) r |= TlbGlobal;
-        _tlbTag[i] = (lin & ~0xFFFu) | 1;
-        _tlbPhys[i] = phys & _a20Mask;
-        _tlbRights[i] = r;
+        uint page = phys & _a20Mask;
+        if (_mem.CanReadDirect(page)) r |= TlbRamRead;
+        if (_mem.CanWriteDirect(page)) r |= TlbRamWrite;
+        ref TlbEntry e = ref _tlb[(lin >> 12) & TlbMask];
+        e.Tag = (lin & ~0xFFFu) | 1;
+        e.Phys = page;
+        e.Rights = r;
         return (phys | (lin & 0xFFF)) & _a20Mask;
     }
 

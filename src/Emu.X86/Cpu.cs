@@ -40,6 +40,7 @@ public sealed partial class Cpu
         _mem = memory;
         _io = io;
         _pic = interruptController;
+        _mem.RoutingChanged += () => FlushTlb(true);
         _fpu = new X87();
         // This CPU has no BMI1/LZCNT: F3 0F BC/BD are BSF/BSR with an ignored prefix (Linux relies on it).
         const DecoderOptions options = DecoderOptions.NoMPFX_0FBC | DecoderOptions.NoMPFX_0FBD;

@@ -36,7 +36,11 @@ public sealed class PhysicalMemory
         byte access = (byte)((readsToBus ? 0 : DirectRead) | (writesToBus ? 0 : DirectWrite));
         for (uint page = start >> 12; page < (start + length + 0xFFF) >> 12 && page < _pageAccess.Length; page++)
             _pageAccess[page] = access;
+        RoutingChanged?.Invoke();
     }
+
+    /// <summary>Raised after <see cref="SetBusRouting"/>: translations that skip the bus check are stale.</summary>
+    public event Action? RoutingChanged;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool CanReadDirect(uint address) => address < _ramSize && (_pageAccess[address >> 12] & DirectRead) != 0;

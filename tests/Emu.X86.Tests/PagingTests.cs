@@ -26,6 +26,34 @@ public class PagingTests
     }
 
     [Fact]
+    public void RoutingAPageToTheBusTakesEffectForTranslationsAlreadyCached()
+    {
+        // The TLB remembers that a page is plain RAM so data accesses skip the bus check; rerouting the page
+        // (as the chipset does for shadow RAM) in the middle of a block must reach the very next access.
+        var m = ProtectedMode.Boot(a =>
+        {
+            EnablePaging(a);
+            a.mov(eax, __dword_ptr[0x80000]);
+            a.mov(__dword_ptr[0x700], eax);
+            a.mov(dx, 0x99);
+            a.@out(dx, al);
+            a.mov(eax, __dword_ptr[0x80000]);
+            a.mov(__dword_ptr[0x704], eax);
+            a.mov(__dword_ptr[0x80000], 0x12345678);
+            a.hlt();
+        }, setup: m =>
+        {
+            BuildTables(m, _ => { });
+            BitConverter.GetBytes(0xCAFEBABEu).CopyTo(m.Ram, 0x80000);
+            m.OnOut = (port, _) => { if (port == 0x99) m.Memory.SetBusRouting(0x80000, 4096, true, true); };
+        });
+        Assert.Null(m.ExitCode);
+        Assert.Equal(0xCAFEBABEu, m.Dword(0x700));
+        Assert.Equal(0xFFFFFFFFu, m.Dword(0x704));   // the bus answers reads outside its ROM with all ones
+        Assert.Equal(0xCAFEBABEu, m.Dword(0x80000));  // and drops the write
+    }
+
+    [Fact]
     public void NotPresentReadFaultsWithCr2AndErrorCode()
     {
         var m = ProtectedMode.Boot(a =>

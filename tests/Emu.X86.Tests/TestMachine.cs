@@ -13,10 +13,15 @@ sealed class TestMachine : IIoPorts, IPhysicalMemory, IInterruptController
     public int? ExitCode;
     public int PendingVector = -1;
 
+    public readonly PhysicalMemory Memory;
+    /// <summary>Called for port writes other than the console and exit ports.</summary>
+    public Action<ushort, uint>? OnOut;
+
     public TestMachine(int ramSize = 1 << 20)
     {
         Ram = new byte[ramSize];
-        Cpu = new Cpu(new PhysicalMemory(Ram, this), this, this);
+        Memory = new PhysicalMemory(Ram, this);
+        Cpu = new Cpu(Memory, this, this);
     }
 
     public static byte[] Assemble(int bitness, ulong ip, Action<Assembler> build)
@@ -69,6 +74,7 @@ sealed class TestMachine : IIoPorts, IPhysicalMemory, IInterruptController
     {
         if (port == 0xE9) Output.Append((char)(value & 0xFF));
         else if (port == 0xF4) { ExitCode = (int)value; Cpu.Stop(); }
+        else OnOut?.Invoke(port, value);
     }
 
     // ---- memory outside RAM: the top 1 MiB mirrors the last 64 KiB of the first MiB, like a BIOS ROM ----
