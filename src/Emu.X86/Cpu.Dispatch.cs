@@ -23,6 +23,8 @@ enum Form : byte
     PopR32,
     Jcc,
     IncDec,
+    MulR32,       // MUL r32
+    MulM32,       // MUL m32
     Call,
     Ret,
     Jmp,
@@ -41,7 +43,7 @@ struct OpForm
 }
 
 /// <summary>The ALU operations the register/memory forms run.</summary>
-enum AluOp : byte { Add, Or, And, Sub, Xor, Cmp, Test }
+enum AluOp : byte { Add, Or, And, Sub, Xor, Cmp, Test, Adc, Sbb }
 
 // The dispatcher: instructions are classified once when their block is decoded; common forms run here
 // directly, the rest through the mnemonic switch in Execute.
@@ -126,6 +128,10 @@ public sealed partial class Cpu
                 f.Imm = (uint)i.NearBranchTarget - (uint)i.NextIP;
                 break;
             case Mnemonic.Inc: case Mnemonic.Dec: f.Kind = Form.IncDec; break;
+            case Mnemonic.Mul:
+                if (r0) f.Kind = Form.MulR32;
+                else if (m0 && msize == 4) f.Kind = Form.MulM32;
+                break;
             case Mnemonic.Call: f.Kind = Form.Call; break;
             case Mnemonic.Ret: f.Kind = Form.Ret; break;
             case Mnemonic.Jmp: f.Kind = Form.Jmp; break;
@@ -213,6 +219,17 @@ public sealed partial class Cpu
                     return;
                 }
             case Form.IncDec: IncDec(ref i, i.Mnemonic == Mnemonic.Inc); return;
+            case Form.MulR32:
+            case Form.MulM32:
+                {
+                    uint src = f.Kind == Form.MulR32 ? R[f.A] : ReadMem32(f.Seg, EffAddr(i));
+                    if (_faulted) return;
+                    ulong r = (ulong)R[0] * src;
+                    R[0] = (uint)r;
+                    R[2] = (uint)(r >> 32);
+                    SetMulFlags(r > 0xFFFFFFFF, (uint)r, 4);
+                    return;
+                }
             case Form.Call: Call(ref i); return;
             case Form.Ret: RetNear(ref i); return;
             case Form.Jmp: Jmp(ref i); return;
@@ -269,6 +286,16 @@ public sealed partial class Cpu
             case AluOp.Sub: r = a - b; _lop = LazyOp.Sub; break;
             case AluOp.Cmp: _lop = LazyOp.Sub; _la = a; _lb = b; _lres = a - b; _lsize = 4; return;
             case AluOp.Test: _lop = LazyOp.Logic; _lres = a & b; _lsize = 4; return;
+            case AluOp.Adc:
+                {
+                    uint c = CarryFlag();
+                    r = a + b + c; _lcin = c; _lop = LazyOp.Adc; break;
+                }
+            case AluOp.Sbb:
+                {
+                    uint c = CarryFlag();
+                    r = a - b - c; _lcin = c; _lop = LazyOp.Sbb; break;
+                }
             case AluOp.Xor: r = a ^ b; _lop = LazyOp.Logic; break;
             case AluOp.And: r = a & b; _lop = LazyOp.Logic; break;
             default: r = a | b; _lop = LazyOp.Logic; break;

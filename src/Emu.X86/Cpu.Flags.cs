@@ -85,7 +85,9 @@ public sealed partial class Cpu
     /// <summary>Sets the arithmetic flags selected by <paramref name="mask"/> to <paramref name="values"/> eagerly.</summary>
     void SetArithFlags(uint mask, uint values)
     {
-        MaterializeFlags();
+        // Replacing every arithmetic flag makes the pending lazy ones irrelevant: no need to compute them.
+        if ((mask & Flags.Arith) == Flags.Arith) _lop = LazyOp.None;
+        else MaterializeFlags();
         _flags = (_flags & ~mask) | (values & mask);
     }
 
