@@ -122,10 +122,16 @@ public sealed partial class Cpu
         if (_faulted) return;
         int count = (int)(ReadOp1(i, 1) & 0x1F);
         if (count == 0) return;
+        WriteOp0Rmw(i, size, ShiftValue(i.Mnemonic, a, count, size));
+    }
+
+    /// <summary>The result of a shift or rotate by a masked, non-zero <paramref name="count"/>, setting its flags.</summary>
+    uint ShiftValue(Mnemonic m, uint a, int count, int size)
+    {
         int w = size * 8;
         uint mask = SizeMask(size), sign = SignBit(size);
         uint r, cf, of;
-        switch (i.Mnemonic)
+        switch (m)
         {
             case Mnemonic.Rol:
                 {
@@ -153,18 +159,18 @@ public sealed partial class Cpu
                     {
                         // A full-circle rotate leaves the value and CF; OF is updated like a count of 1 would.
                         uint msb = (a & sign) != 0 ? 1u : 0;
-                        uint of0 = i.Mnemonic == Mnemonic.Rcl ? msb ^ CarryFlag() : msb ^ ((a & (sign >> 1)) != 0 ? 1u : 0);
+                        uint of0 = m == Mnemonic.Rcl ? msb ^ CarryFlag() : msb ^ ((a & (sign >> 1)) != 0 ? 1u : 0);
                         SetArithFlags(Flags.OF, of0 << 11);
-                        return;
+                        return a;
                     }
                     ulong wide = ((ulong)CarryFlag() << w) | a;
                     ulong wmask = (1UL << (w + 1)) - 1;
-                    wide = i.Mnemonic == Mnemonic.Rcl
+                    wide = m == Mnemonic.Rcl
                         ? ((wide << c) | (wide >> (w + 1 - c))) & wmask
                         : ((wide >> c) | (wide << (w + 1 - c))) & wmask;
                     r = (uint)wide & mask;
                     cf = (uint)(wide >> w) & 1;
-                    of = i.Mnemonic == Mnemonic.Rcl
+                    of = m == Mnemonic.Rcl
                         ? ((r & sign) != 0 ? 1u : 0) ^ cf
                         : ((r & sign) != 0 ? 1u : 0) ^ ((r & (sign >> 1)) != 0 ? 1u : 0);
                     SetArithFlags(Flags.CF | Flags.OF, cf | (of << 11));
@@ -192,7 +198,7 @@ public sealed partial class Cpu
                     break;
                 }
         }
-        WriteOp0Rmw(i, size, r);
+        return r;
     }
 
     void DoubleShift(ref Instruction i, bool left)
@@ -299,10 +305,16 @@ public sealed partial class Cpu
         if (_faulted) return;
         long y = SignExtend(ReadOp(i, i.OpCount == 2 ? 1 : 2, size), size);
         if (_faulted) return;
+        SetReg(i.Op0Register, ImulTruncated(x, y, size));
+    }
+
+    /// <summary>The low half of a signed product (two- and three-operand IMUL), setting CF/OF when it was cut.</summary>
+    uint ImulTruncated(long x, long y, int size)
+    {
         long p = x * y;
         long trunc = size == 2 ? (short)p : (int)p;
-        SetReg(i.Op0Register, (uint)p);
         SetMulFlags(trunc != p, (uint)p, size);
+        return (uint)p;
     }
 
     static int SignExtend(uint v, int size) => size == 1 ? (sbyte)v : size == 2 ? (short)v : (int)v;

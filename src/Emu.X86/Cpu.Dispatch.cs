@@ -23,6 +23,11 @@ enum Form : byte
     PopR32,
     Jcc,
     IncDec,
+    MovzxRR,      // MOVZX r32, r16/r8 (B: the source's Iced register number relative to AL)
+    ShiftRI32,    // SHL/SHR/SAR/ROL/ROR r32, imm8 with a non-zero masked count (Imm)
+    ImulRR32,     // IMUL r32, r32 and IMUL r32, r32, imm
+    CmovR32,      // CMOVcc r32, r32 (A: condition, B: source, Seg: destination)
+    CmovRM32,     // CMOVcc r32, m32 (A: condition, B: destination); the read happens, and faults, either way
     MulR32,       // MUL r32
     MulM32,       // MUL m32
     Call,
@@ -43,7 +48,8 @@ struct OpForm
 }
 
 /// <summary>The ALU operations the register/memory forms run.</summary>
-enum AluOp : byte { Add, Or, And, Sub, Xor, Cmp, Test, Adc, Sbb }
+/// <remarks><see cref="Imm"/> marks a three-operand IMUL (multiplier in the form's immediate).</remarks>
+enum AluOp : byte { Add, Or, And, Sub, Xor, Cmp, Test, Adc, Sbb, Imm }
 
 // The dispatcher: instructions are classified once when their block is decoded; common forms run here
 // directly, the rest through the mnemonic switch in Execute.
@@ -72,6 +78,61 @@ public sealed partial class Cpu
                 break;
             case Mnemonic.Movzx:
                 if (r0 && m1 && msize == 1) f.Kind = Form.MovzxRM8;
+                else if (r0 && i.Op1Kind == OpKind.Register && (uint)(i.Op1Register - Register.AL) < 16)
+                {
+                    f.Kind = Form.MovzxRR;
+                    f.B = (byte)(i.Op1Register - Register.AL);
+                }
+                break;
+            case Mnemonic.Shl:
+            case Mnemonic.Sal:
+            case Mnemonic.Shr:
+            case Mnemonic.Sar:
+            case Mnemonic.Rol:
+            case Mnemonic.Ror:
+                if (r0 && i.Op1Kind == OpKind.Immediate8 && (i.Immediate8 & 0x1F) != 0)
+                {
+                    f.Kind = Form.ShiftRI32;
+                    f.Imm = i.Immediate8 & 0x1Fu;
+                }
+                break;
+            case Mnemonic.Imul:
+                if (r0 && r1 && i.OpCount == 2) f.Kind = Form.ImulRR32;
+                else if (r0 && r1 && i.OpCount == 3 && i.Op2Kind is OpKind.Immediate32 or OpKind.Immediate8to32)
+                {
+                    f.Kind = Form.ImulRR32;
+                    f.Imm = i.Op2Kind == OpKind.Immediate32 ? i.Immediate32 : (uint)i.Immediate8to32;
+                    f.Alu = AluOp.Imm;
+                }
+                break;
+            case Mnemonic.Cmova:
+            case Mnemonic.Cmovae:
+            case Mnemonic.Cmovb:
+            case Mnemonic.Cmovbe:
+            case Mnemonic.Cmove:
+            case Mnemonic.Cmovg:
+            case Mnemonic.Cmovge:
+            case Mnemonic.Cmovl:
+            case Mnemonic.Cmovle:
+            case Mnemonic.Cmovne:
+            case Mnemonic.Cmovno:
+            case Mnemonic.Cmovnp:
+            case Mnemonic.Cmovns:
+            case Mnemonic.Cmovo:
+            case Mnemonic.Cmovp:
+            case Mnemonic.Cmovs:
+                if (r0 && r1)
+                {
+                    f.Kind = Form.CmovR32;
+                    f.Seg = f.A;
+                    f.A = ConditionOf[(int)i.Code];
+                }
+                else if (r0 && m1 && msize == 4)
+                {
+                    f.Kind = Form.CmovRM32;
+                    f.B = f.A;
+                    f.A = ConditionOf[(int)i.Code];
+                }
                 break;
             case Mnemonic.Add:
             case Mnemonic.Or:
@@ -219,6 +280,20 @@ public sealed partial class Cpu
                     return;
                 }
             case Form.IncDec: IncDec(ref i, i.Mnemonic == Mnemonic.Inc); return;
+            case Form.MovzxRR:
+                R[f.A] = f.B < 4 ? (byte)R[f.B] : f.B < 8 ? (byte)(R[f.B - 4] >> 8) : (ushort)R[f.B - 8];
+                return;
+            case Form.ShiftRI32: R[f.A] = ShiftValue(i.Mnemonic, R[f.A], (int)f.Imm, 4); return;
+            case Form.ImulRR32:
+                R[f.A] = ImulTruncated((int)(f.Alu == AluOp.Imm ? R[f.B] : R[f.A]), (int)(f.Alu == AluOp.Imm ? f.Imm : R[f.B]), 4);
+                return;
+            case Form.CmovR32: if (QuickCondition((ConditionCode)f.A)) R[f.Seg] = R[f.B]; return;
+            case Form.CmovRM32:
+                {
+                    uint v = ReadMem32(f.Seg, EffAddr(i));
+                    if (!_faulted && QuickCondition((ConditionCode)f.A)) R[f.B] = v;
+                    return;
+                }
             case Form.MulR32:
             case Form.MulM32:
                 {
