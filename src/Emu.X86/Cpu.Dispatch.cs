@@ -13,6 +13,11 @@ enum Form : byte
     MovMR32,      // MOV m32, r32
     MovMI32,      // MOV m32, imm32
     MovzxRM8,     // MOVZX r32, m8
+    MovzxRM16,    // MOVZX r32, m16
+    MovRM16,      // MOV r16, m16 (A: register number, AX = 0)
+    MovMR16,      // MOV m16, r16 (B: register number)
+    MovRM8,       // MOV r8, m8 (A: AL = 0 .. BH = 7)
+    MovMR8,       // MOV m8, r8 (B: AL = 0 .. BH = 7)
     AluRR32,      // ADD/OR/AND/SUB/XOR/CMP/TEST r32, r32
     AluRI32,      // ... r32, imm
     AluRM32,      // ... r32, m32
@@ -75,9 +80,30 @@ public sealed partial class Cpu
                 else if (r0 && m1 && msize == 4) f.Kind = Form.MovRM32;
                 else if (m0 && msize == 4 && r1) f.Kind = Form.MovMR32;
                 else if (m0 && msize == 4 && i.Op1Kind == OpKind.Immediate32) f.Kind = Form.MovMI32;
+                else if (m1 && msize == 2 && i.Op0Kind == OpKind.Register && IsR16(i.Op0Register))
+                {
+                    f.Kind = Form.MovRM16;
+                    f.A = (byte)(i.Op0Register - Register.AX);
+                }
+                else if (m0 && msize == 2 && i.Op1Kind == OpKind.Register && IsR16(i.Op1Register))
+                {
+                    f.Kind = Form.MovMR16;
+                    f.B = (byte)(i.Op1Register - Register.AX);
+                }
+                else if (m1 && msize == 1 && i.Op0Kind == OpKind.Register && IsR8(i.Op0Register))
+                {
+                    f.Kind = Form.MovRM8;
+                    f.A = (byte)(i.Op0Register - Register.AL);
+                }
+                else if (m0 && msize == 1 && i.Op1Kind == OpKind.Register && IsR8(i.Op1Register))
+                {
+                    f.Kind = Form.MovMR8;
+                    f.B = (byte)(i.Op1Register - Register.AL);
+                }
                 break;
             case Mnemonic.Movzx:
                 if (r0 && m1 && msize == 1) f.Kind = Form.MovzxRM8;
+                else if (r0 && m1 && msize == 2) f.Kind = Form.MovzxRM16;
                 else if (r0 && i.Op1Kind == OpKind.Register && (uint)(i.Op1Register - Register.AL) < 16)
                 {
                     f.Kind = Form.MovzxRR;
@@ -203,6 +229,10 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static bool IsR32(Register r) => (uint)(r - Register.EAX) < 8;
 
+    static bool IsR16(Register r) => (uint)(r - Register.AX) < 8;
+
+    static bool IsR8(Register r) => (uint)(r - Register.AL) < 8;
+
     /// <summary>Executes one decoded instruction: register-only forms inline, the rest through <see cref="Dispatch"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void Step(ref OpForm f, ref Instruction i)
@@ -245,6 +275,30 @@ public sealed partial class Cpu
                     if (!_faulted) R[f.A] = v;
                     return;
                 }
+            case Form.MovzxRM16:
+                {
+                    uint v = ReadMem16(f.Seg, EffAddr(i));
+                    if (!_faulted) R[f.A] = v;
+                    return;
+                }
+            case Form.MovRM16:
+                {
+                    uint v = ReadMem16(f.Seg, EffAddr(i));
+                    if (!_faulted) R[f.A] = (R[f.A] & 0xFFFF0000) | v;
+                    return;
+                }
+            case Form.MovMR16: WriteMem(f.Seg, EffAddr(i), 2, (ushort)R[f.B]); return;
+            case Form.MovRM8:
+                {
+                    uint v = ReadMem8(f.Seg, EffAddr(i));
+                    if (_faulted) return;
+                    if (f.A < 4) R[f.A] = (R[f.A] & 0xFFFFFF00) | v;
+                    else R[f.A - 4] = (R[f.A - 4] & 0xFFFF00FF) | (v << 8);
+                    return;
+                }
+            case Form.MovMR8:
+                WriteMem(f.Seg, EffAddr(i), 1, f.B < 4 ? (byte)R[f.B] : (byte)(R[f.B - 4] >> 8));
+                return;
             case Form.AluRM32:
                 {
                     uint b = ReadMem32(f.Seg, EffAddr(i));

@@ -26,6 +26,30 @@ public class MiscInstructionTests
     }
 
     [Fact]
+    public void WordAndByteMovesThroughMemoryKeepTheRestOfTheRegister()
+    {
+        var m = new TestMachine().RunReal(a =>
+        {
+            a.mov(eax, 0x11223344);
+            a.mov(__word_ptr[0x600], ax);
+            a.mov(__byte_ptr[0x602], ah);
+            a.mov(__byte_ptr[0x603], al);
+            a.mov(ebx, 0xAAAAAAAA);
+            a.mov(bx, __word_ptr[0x600]);
+            a.mov(ecx, 0xBBBBBBBB);
+            a.mov(ch, __byte_ptr[0x602]);
+            a.mov(cl, __byte_ptr[0x603]);
+            a.mov(edx, 0xCCCCCCCC);
+            a.movzx(edx, __word_ptr[0x602]);
+            a.hlt();
+        });
+        Assert.Equal(new byte[] { 0x44, 0x33, 0x33, 0x44 }, m.Ram[0x600..0x604]);
+        Assert.Equal(0xAAAA3344u, m.Cpu.Ebx);
+        Assert.Equal(0xBBBB3344u, m.Cpu.Ecx);
+        Assert.Equal(0x00004433u, m.Cpu.Edx);
+    }
+
+    [Fact]
     public void BitScanAndTest()
     {
         var cpu = Exec.Run(a => { a.mov(eax, 0x00801000); a.bsf(ebx, eax); a.bsr(ecx, eax); });
