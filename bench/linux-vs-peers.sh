@@ -83,10 +83,10 @@ run() {
   while kill -0 "$pid" 2>/dev/null; do
     [[ -z "$ready" ]] && grep -q EMU-GUEST-READY "$out" && ready=$(elapsed "$start" "$(now)")
     if grep -q 'emu-guest: powering off\|emu-guest: writing 0x00 to port 0xF4' "$out"; then
-      [[ "$name" == bochs ]] && { off=$(elapsed "$start" "$(now)"); kill "$pid"; break; }
+      [[ "$name" == bochs ]] && { off=$(elapsed "$start" "$(now)"); kill "$pid" 2>/dev/null || true; break; }
     fi
     if (($(echo "$(elapsed "$start" "$(now)") > $limit" | bc))); then
-      echo "$name: timed out after $limit s" >&2; kill "$pid"; break
+      echo "$name: timed out after $limit s" >&2; kill "$pid" 2>/dev/null || true; break
     fi
     sleep 0.05
   done
