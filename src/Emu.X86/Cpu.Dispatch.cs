@@ -18,7 +18,7 @@ enum Form : byte
     MovMR16,      // MOV m16, r16 (B: register number)
     MovRM8,       // MOV r8, m8 (A: AL = 0 .. BH = 7)
     MovMR8,       // MOV m8, r8 (B: AL = 0 .. BH = 7)
-    AluRR32,      // ADD/OR/AND/SUB/XOR/CMP/TEST r32, r32
+    AluRR32,      // ADD/OR/AND/SUB/XOR/CMP/TEST/ADC/SBB r32, r32
     AluRI32,      // ... r32, imm
     AluRM32,      // ... r32, m32
     CmpMR32,      // CMP/TEST m32, r32 (no write)
@@ -53,7 +53,7 @@ struct OpForm
 }
 
 /// <summary>The ALU operations the register/memory forms run.</summary>
-/// <remarks><see cref="Imm"/> marks a three-operand IMUL (multiplier in the form's immediate).</remarks>
+/// <remarks><see cref="AluOp.Imm"/> marks a three-operand IMUL (multiplier in the form's immediate).</remarks>
 enum AluOp : byte { Add, Or, And, Sub, Xor, Cmp, Test, Adc, Sbb, Imm }
 
 // The dispatcher: instructions are classified once when their block is decoded; common forms run here
