@@ -60,6 +60,17 @@ enum AluOp : byte { Add, Or, And, Sub, Xor, Cmp, Test, Adc, Sbb, Imm }
 // directly, the rest through the mnemonic switch in Execute.
 public sealed partial class Cpu
 {
+    /// <summary>CMOVcc mnemonics (Iced has Jcc and SETcc tests but none for CMOVcc).</summary>
+    static readonly bool[] CmovMnemonics = BuildCmovTable();
+
+    static bool[] BuildCmovTable()
+    {
+        var t = new bool[Enum.GetValues<Mnemonic>().Length];
+        foreach (Mnemonic m in Enum.GetValues<Mnemonic>())
+            t[(int)m] = m.ToString().StartsWith("Cmov", StringComparison.Ordinal);
+        return t;
+    }
+
     static OpForm Classify(in Instruction i)
     {
         var f = new OpForm();
@@ -72,6 +83,30 @@ public sealed partial class Cpu
         int msize = m0 || m1 ? MemSize[(int)i.MemorySize] : 0;
         bool imm1 = i.OpCount > 1 && i.Op1Kind is OpKind.Immediate32 or OpKind.Immediate8to32;
         if (imm1) f.Imm = i.Op1Kind == OpKind.Immediate32 ? i.Immediate32 : (uint)i.Immediate8to32;
+        if (i.IsJccShortOrNear)
+        {
+            f.Kind = Form.Jcc;
+            f.A = ConditionOf[(int)i.Code];
+            f.B = i.Op0Kind == OpKind.NearBranch32 ? (byte)0 : (byte)1;
+            f.Imm = (uint)i.NearBranchTarget - (uint)i.NextIP;
+            return f;
+        }
+        if (CmovMnemonics[(int)i.Mnemonic])
+        {
+            if (r0 && r1)
+            {
+                f.Kind = Form.CmovR32;
+                f.Seg = f.A;
+                f.A = ConditionOf[(int)i.Code];
+            }
+            else if (r0 && m1 && msize == 4)
+            {
+                f.Kind = Form.CmovRM32;
+                f.B = f.A;
+                f.A = ConditionOf[(int)i.Code];
+            }
+            return f;
+        }
         switch (i.Mnemonic)
         {
             case Mnemonic.Mov:
@@ -131,35 +166,6 @@ public sealed partial class Cpu
                     f.Alu = AluOp.Imm;
                 }
                 break;
-            case Mnemonic.Cmova:
-            case Mnemonic.Cmovae:
-            case Mnemonic.Cmovb:
-            case Mnemonic.Cmovbe:
-            case Mnemonic.Cmove:
-            case Mnemonic.Cmovg:
-            case Mnemonic.Cmovge:
-            case Mnemonic.Cmovl:
-            case Mnemonic.Cmovle:
-            case Mnemonic.Cmovne:
-            case Mnemonic.Cmovno:
-            case Mnemonic.Cmovnp:
-            case Mnemonic.Cmovns:
-            case Mnemonic.Cmovo:
-            case Mnemonic.Cmovp:
-            case Mnemonic.Cmovs:
-                if (r0 && r1)
-                {
-                    f.Kind = Form.CmovR32;
-                    f.Seg = f.A;
-                    f.A = ConditionOf[(int)i.Code];
-                }
-                else if (r0 && m1 && msize == 4)
-                {
-                    f.Kind = Form.CmovRM32;
-                    f.B = f.A;
-                    f.A = ConditionOf[(int)i.Code];
-                }
-                break;
             case Mnemonic.Add:
             case Mnemonic.Or:
             case Mnemonic.And:
@@ -167,9 +173,13 @@ public sealed partial class Cpu
             case Mnemonic.Xor:
             case Mnemonic.Cmp:
             case Mnemonic.Test:
+            case Mnemonic.Adc:
+            case Mnemonic.Sbb:
                 f.Alu = i.Mnemonic switch
                 {
                     Mnemonic.Add => AluOp.Add,
+                    Mnemonic.Adc => AluOp.Adc,
+                    Mnemonic.Sbb => AluOp.Sbb,
                     Mnemonic.Or => AluOp.Or,
                     Mnemonic.And => AluOp.And,
                     Mnemonic.Sub => AluOp.Sub,
@@ -192,27 +202,6 @@ public sealed partial class Cpu
                 break;
             case Mnemonic.Pop:
                 if (r0) f.Kind = Form.PopR32;
-                break;
-            case Mnemonic.Ja:
-            case Mnemonic.Jae:
-            case Mnemonic.Jb:
-            case Mnemonic.Jbe:
-            case Mnemonic.Je:
-            case Mnemonic.Jg:
-            case Mnemonic.Jge:
-            case Mnemonic.Jl:
-            case Mnemonic.Jle:
-            case Mnemonic.Jne:
-            case Mnemonic.Jno:
-            case Mnemonic.Jnp:
-            case Mnemonic.Jns:
-            case Mnemonic.Jo:
-            case Mnemonic.Jp:
-            case Mnemonic.Js:
-                f.Kind = Form.Jcc;
-                f.A = ConditionOf[(int)i.Code];
-                f.B = i.Op0Kind == OpKind.NearBranch32 ? (byte)0 : (byte)1;
-                f.Imm = (uint)i.NearBranchTarget - (uint)i.NextIP;
                 break;
             case Mnemonic.Inc: case Mnemonic.Dec: f.Kind = Form.IncDec; break;
             case Mnemonic.Mul:
@@ -247,7 +236,7 @@ public sealed partial class Cpu
             case Form.AluRI32: Alu32(f.Alu, f.A, f.Imm); break;
             case Form.Lea32: R[f.A] = EffAddr(i); break;
             case Form.Jcc:
-                if (QuickCondition((ConditionCode)f.A))
+                if (Condition((ConditionCode)f.A))
                 {
                     uint t = _eip + f.Imm;
                     NearJump(f.B == 0 ? t : t & 0xFFFF);
@@ -284,7 +273,7 @@ public sealed partial class Cpu
             case Form.MovRM16:
                 {
                     uint v = ReadMem16(f.Seg, EffAddr(i));
-                    if (!_faulted) R[f.A] = (R[f.A] & 0xFFFF0000) | v;
+                    if (!_faulted) SetReg16(f.A, v);
                     return;
                 }
             case Form.MovMR16: WriteMem(f.Seg, EffAddr(i), 2, (ushort)R[f.B]); return;
@@ -292,12 +281,11 @@ public sealed partial class Cpu
                 {
                     uint v = ReadMem8(f.Seg, EffAddr(i));
                     if (_faulted) return;
-                    if (f.A < 4) R[f.A] = (R[f.A] & 0xFFFFFF00) | v;
-                    else R[f.A - 4] = (R[f.A - 4] & 0xFFFF00FF) | (v << 8);
+                    SetReg8(f.A, v);
                     return;
                 }
             case Form.MovMR8:
-                WriteMem(f.Seg, EffAddr(i), 1, f.B < 4 ? (byte)R[f.B] : (byte)(R[f.B - 4] >> 8));
+                WriteMem(f.Seg, EffAddr(i), 1, GetReg8(f.B));
                 return;
             case Form.AluRM32:
                 {
@@ -335,17 +323,17 @@ public sealed partial class Cpu
                 }
             case Form.IncDec: IncDec(ref i, i.Mnemonic == Mnemonic.Inc); return;
             case Form.MovzxRR:
-                R[f.A] = f.B < 4 ? (byte)R[f.B] : f.B < 8 ? (byte)(R[f.B - 4] >> 8) : (ushort)R[f.B - 8];
+                R[f.A] = f.B < 8 ? GetReg8(f.B) : (ushort)R[f.B - 8];
                 return;
             case Form.ShiftRI32: R[f.A] = ShiftValue(i.Mnemonic, R[f.A], (int)f.Imm, 4); return;
             case Form.ImulRR32:
                 R[f.A] = ImulTruncated((int)(f.Alu == AluOp.Imm ? R[f.B] : R[f.A]), (int)(f.Alu == AluOp.Imm ? f.Imm : R[f.B]), 4);
                 return;
-            case Form.CmovR32: if (QuickCondition((ConditionCode)f.A)) R[f.Seg] = R[f.B]; return;
+            case Form.CmovR32: if (Condition((ConditionCode)f.A)) R[f.Seg] = R[f.B]; return;
             case Form.CmovRM32:
                 {
                     uint v = ReadMem32(f.Seg, EffAddr(i));
-                    if (!_faulted && QuickCondition((ConditionCode)f.A)) R[f.B] = v;
+                    if (!_faulted && Condition((ConditionCode)f.A)) R[f.B] = v;
                     return;
                 }
             case Form.MulR32:
@@ -364,44 +352,6 @@ public sealed partial class Cpu
             case Form.Jmp: Jmp(ref i); return;
             default: Execute(ref i); return;
         }
-    }
-
-    /// <summary>Decides the conditions compilers emit after CMP/SUB and TEST/AND of dwords from the recorded
-    /// operands; everything else goes through the full flag evaluation.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    bool QuickCondition(ConditionCode cc)
-    {
-        if (_lsize == 4)
-        {
-            if (_lop == LazyOp.Sub)
-            {
-                uint a = _la, b = _lb;
-                switch (cc)
-                {
-                    case ConditionCode.e: return a == b;
-                    case ConditionCode.ne: return a != b;
-                    case ConditionCode.b: return a < b;
-                    case ConditionCode.ae: return a >= b;
-                    case ConditionCode.be: return a <= b;
-                    case ConditionCode.a: return a > b;
-                    case ConditionCode.l: return (int)a < (int)b;
-                    case ConditionCode.ge: return (int)a >= (int)b;
-                    case ConditionCode.le: return (int)a <= (int)b;
-                    case ConditionCode.g: return (int)a > (int)b;
-                }
-            }
-            else if (_lop == LazyOp.Logic)
-            {
-                switch (cc)
-                {
-                    case ConditionCode.e: return _lres == 0;
-                    case ConditionCode.ne: return _lres != 0;
-                    case ConditionCode.s: return (int)_lres < 0;
-                    case ConditionCode.ns: return (int)_lres >= 0;
-                }
-            }
-        }
-        return Condition(cc);
     }
 
     /// <summary>A 32-bit ALU operation on register <paramref name="d"/> with the lazy flags it leaves.</summary>

@@ -120,9 +120,11 @@ public sealed partial class Cpu
     bool Condition(in Iced.Intel.Instruction i) => Condition((Iced.Intel.ConditionCode)ConditionOf[(int)i.Code]);
 
     /// <summary>Evaluates an Iced condition code against the current flags.</summary>
+    /// <remarks>Compare-and-branch is decided straight from the recorded operands of a lazy SUB/CMP, and ZF/SF
+    /// tests from any lazy result; only the rest derives flags.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     bool Condition(Iced.Intel.ConditionCode cc)
     {
-        // Fast paths for compare-and-branch: decide directly from the recorded operands.
         if (_lop == LazyOp.Sub)
         {
             uint m = SizeMask(_lsize);
@@ -135,14 +137,28 @@ public sealed partial class Cpu
                 case Iced.Intel.ConditionCode.ae: return a >= b;
                 case Iced.Intel.ConditionCode.be: return a <= b;
                 case Iced.Intel.ConditionCode.a: return a > b;
+                case Iced.Intel.ConditionCode.l: return SignExtend(a, _lsize) < SignExtend(b, _lsize);
+                case Iced.Intel.ConditionCode.ge: return SignExtend(a, _lsize) >= SignExtend(b, _lsize);
+                case Iced.Intel.ConditionCode.le: return SignExtend(a, _lsize) <= SignExtend(b, _lsize);
+                case Iced.Intel.ConditionCode.g: return SignExtend(a, _lsize) > SignExtend(b, _lsize);
             }
         }
         else if (_lop != LazyOp.None)
         {
-            // Any lazy result decides ZF directly (DEC/JNZ loops, TEST/JZ).
-            if (cc == Iced.Intel.ConditionCode.ne) return (_lres & SizeMask(_lsize)) != 0;
-            if (cc == Iced.Intel.ConditionCode.e) return (_lres & SizeMask(_lsize)) == 0;
+            switch (cc)
+            {
+                case Iced.Intel.ConditionCode.ne: return (_lres & SizeMask(_lsize)) != 0;
+                case Iced.Intel.ConditionCode.e: return (_lres & SizeMask(_lsize)) == 0;
+                case Iced.Intel.ConditionCode.s: return (_lres & SignBit(_lsize)) != 0;
+                case Iced.Intel.ConditionCode.ns: return (_lres & SignBit(_lsize)) == 0;
+            }
         }
+        return FlagCondition(cc);
+    }
+
+    /// <summary>A condition from the (derived) flag bits.</summary>
+    bool FlagCondition(Iced.Intel.ConditionCode cc)
+    {
         switch (cc)
         {
             case Iced.Intel.ConditionCode.o: return OverflowFlag;

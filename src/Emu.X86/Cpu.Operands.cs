@@ -34,8 +34,7 @@ public sealed partial class Cpu
         i = (uint)(r - Register.AX);
         if (i < 8) return (ushort)R[(int)i];
         i = (uint)(r - Register.AL);
-        if (i < 4) return (byte)R[(int)i];
-        if (i < 8) return (byte)(R[(int)(i - 4)] >> 8);
+        if (i < 8) return GetReg8((int)i);
         i = (uint)(r - Register.ES);
         if (i < 6) return S[i].Selector;
         return 0;
@@ -47,11 +46,25 @@ public sealed partial class Cpu
         uint i = (uint)(r - Register.EAX);
         if (i < 8) { R[(int)i] = v; return; }
         i = (uint)(r - Register.AX);
-        if (i < 8) { R[(int)i] = (R[(int)i] & 0xFFFF0000) | (v & 0xFFFF); return; }
+        if (i < 8) { SetReg16((int)i, v); return; }
         i = (uint)(r - Register.AL);
-        if (i < 4) R[(int)i] = (R[(int)i] & 0xFFFFFF00) | (v & 0xFF);
-        else if (i < 8) R[(int)(i - 4)] = (R[(int)(i - 4)] & 0xFFFF00FF) | ((v & 0xFF) << 8);
+        if (i < 8) SetReg8((int)i, v);
     }
+
+    /// <summary>A byte register by number: AL, CL, DL, BL, AH, CH, DH, BH = 0..7.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    uint GetReg8(int n) => n < 4 ? (byte)R[n] : (byte)(R[n - 4] >> 8);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void SetReg8(int n, uint v)
+    {
+        if (n < 4) R[n] = (R[n] & 0xFFFFFF00) | (v & 0xFF);
+        else R[n - 4] = (R[n - 4] & 0xFFFF00FF) | ((v & 0xFF) << 8);
+    }
+
+    /// <summary>Writes the low word of a general register (AX = 0 .. DI = 7).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void SetReg16(int n, uint v) => R[n] = (R[n] & 0xFFFF0000) | (v & 0xFFFF);
 
     /// <summary>Size in bytes of operand 0 (register or memory).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -23,6 +23,20 @@ public static class LinuxGuest
         return dst;
     }
 
+    /// <summary>Runs <paramref name="test"/> with a fresh temporary folder that is deleted afterwards.</summary>
+    public static void InTempDir(string prefix, Action<string> test)
+    {
+        string dir = Directory.CreateTempSubdirectory(prefix).FullName;
+        try
+        {
+            test(dir);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
     /// <summary>Runs <c>emu run</c> with the given arguments and returns its exit status and serial transcript.</summary>
     public static (int Status, string Serial) Run(string dir, params string[] args)
     {
@@ -91,8 +105,7 @@ public class LinuxDiskBootTests
     [Fact]
     public void BootsFromQcow2BenchmarksAndPowersOff()
     {
-        string dir = Directory.CreateTempSubdirectory("emu-linux-").FullName;
-        try
+        LinuxGuest.InTempDir("emu-linux-", dir =>
         {
             string disk = LinuxGuest.CopyOf("linux.qcow2", dir);
             var (status, serial) = LinuxGuest.Run(dir, "--config", Path.Combine(DemoGuestTests.ProjectRoot(), "config", "linux.json"),
@@ -102,11 +115,7 @@ public class LinuxDiskBootTests
             // /dev/sda2 starts at sector 2048 + 32 MiB of boot partition; the pattern follows the 64 MiB area.
             const long data = (2048 + 32 * 2048) * 512L;
             LinuxGuest.AssertImageHoldsGuestData(disk, dir, data, data + (64 << 20), md5);
-        }
-        finally
-        {
-            Directory.Delete(dir, true);
-        }
+        });
     }
 }
 
@@ -116,8 +125,7 @@ public class LinuxCdromBootTests
     [Fact]
     public void BootsFromIsoAndBenchmarksTheDataDisk()
     {
-        string dir = Directory.CreateTempSubdirectory("emu-linux-iso-").FullName;
-        try
+        LinuxGuest.InTempDir("emu-linux-iso-", dir =>
         {
             string data = LinuxGuest.CopyOf("data.qcow2", dir);
             string iso = Path.Combine(LinuxGuest.Cache, "linux.iso");
@@ -127,11 +135,7 @@ public class LinuxCdromBootTests
             Assert.Contains("data device /dev/sda:", serial);
             Assert.Matches(@"transfer-mode: ata\d\.00 atapi ", serial);
             LinuxGuest.AssertImageHoldsGuestData(data, dir, 0, 64 << 20, md5);
-        }
-        finally
-        {
-            Directory.Delete(dir, true);
-        }
+        });
     }
 }
 
@@ -142,8 +146,7 @@ public class LinuxTwoDisksAndCdromTests
     [Fact]
     public void BenchmarksASnapshotDiskWithoutTouchingItsImage()
     {
-        string dir = Directory.CreateTempSubdirectory("emu-linux-two-").FullName;
-        try
+        LinuxGuest.InTempDir("emu-linux-two-", dir =>
         {
             string master = LinuxGuest.CopyOf("linux.qcow2", dir);
             string slave = LinuxGuest.CopyOf("data.qcow2", dir);
@@ -166,10 +169,6 @@ public class LinuxTwoDisksAndCdromTests
             Assert.Matches(@"transfer-mode: ata\d\.00 atapi ", serial);
             Assert.Equal(masterBefore, SHA256.HashData(File.ReadAllBytes(master)));
             Assert.Equal(slaveBefore, SHA256.HashData(File.ReadAllBytes(slave)));
-        }
-        finally
-        {
-            Directory.Delete(dir, true);
-        }
+        });
     }
 }
