@@ -18,6 +18,7 @@ public sealed class Pc : IDisposable
     private readonly Cpu _cpu;
     private readonly Emu.X86.PhysicalMemory _cpuMemory;
     private readonly OutputSink _serial;
+    private Uart16550 _uart = null!;
     private readonly OutputSink _debugcon;
     private readonly List<BlockDevice> _disks = [];
     private readonly List<string> _temporaryFiles = [];
@@ -42,6 +43,31 @@ public sealed class Pc : IDisposable
         _bus.Post(work);
         _cpu?.Stop();
     }
+    /// <summary>Feeds COM1's receiver with what <paramref name="input"/> yields (a background thread reads it until
+    /// its end), as a terminal attached to the serial port: <c>emu run --serial stdio</c> with stdin.</summary>
+    public void AttachSerialInput(Stream input)
+    {
+        var reader = new Thread(() =>
+        {
+            var buffer = new byte[256];
+            try
+            {
+                int n;
+                while ((n = input.Read(buffer)) > 0)
+                {
+                    var chunk = buffer[..n];
+                    Post(() => _uart.Receive(chunk));
+                }
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // The input went away: the line just goes quiet.
+            }
+        })
+        { IsBackground = true, Name = "serial input" };
+        reader.Start();
+    }
+
     public Cpu Cpu => _cpu;
     public IReadOnlyList<BlockDevice> Disks => _disks;
 
@@ -96,7 +122,7 @@ public sealed class Pc : IDisposable
         rtc.SetCpuCount(1);
         _ = new I8042(_bus);
         _ = new Port92(_bus);
-        _ = new Uart16550(_bus, _serial.Write);
+        _uart = new Uart16550(_bus, _serial.Write);
         _ = new DebugConsole(_bus, _debugcon.Write);
         _ = new DebugExit(_bus);
         var pci = new PciBus(_bus);

@@ -55,6 +55,11 @@ public static class RunCommand
             new Snapshots(pc).Load(cfg.LoadVm);
         if (cfg.Monitor == "stdio")
             hmp.Start();
+        // stdin is the serial line's keyboard unless the monitor reads it.
+        bool serialKeyboard = cfg.Serial == "stdio" && cfg.Monitor != "stdio";
+        using var terminal = serialKeyboard ? TerminalMode.Enter() : null;
+        if (serialKeyboard)
+            pc.AttachSerialInput(Console.OpenStandardInput());
         Console.CancelKeyPress += (_, e) =>
         {
             e.Cancel = true;
