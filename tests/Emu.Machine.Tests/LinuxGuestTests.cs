@@ -172,3 +172,29 @@ public class LinuxTwoDisksAndCdromTests
         });
     }
 }
+
+/// <summary>The robustness guest (tests/guests/linux/robust.sh): the kernel probes absent devices, sends invalid
+/// and unsupported ATA/ATAPI commands and resets the channel mid-transfer; every answer must equal what
+/// qemu-system-i386 gives, emu must finish, and the image the guest wrote must pass <c>qemu-img check</c>.</summary>
+public class LinuxRobustnessTests
+{
+    [Fact]
+    public void GuestSeesTheAnswersQemuGivesAndTheImageStaysClean()
+    {
+        LinuxGuest.InTempDir("emu-robust-", dir =>
+        {
+            string script = Path.Combine(DemoGuestTests.ProjectRoot(), "tests", "guests", "linux", "robust.sh");
+            var start = new ProcessStartInfo("bash", [script]) { RedirectStandardOutput = true, RedirectStandardError = true };
+            start.Environment["ROBUST_OUT"] = dir;
+            start.Environment["EMU"] = Path.Combine(AppContext.BaseDirectory, "emu");
+            using var p = Process.Start(start)!;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            string stderr = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            string report = stdout.Result + stderr;
+            Assert.True(p.ExitCode == 0, report);
+            Assert.Contains("OK: Emu's answers match QEMU's; the image is clean", report);
+            Assert.Matches(@"emu: exit status 0, [1-9]\d* robust: lines", report);
+        });
+    }
+}

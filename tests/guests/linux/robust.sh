@@ -15,13 +15,15 @@
 #
 # Exit status 0 when both guests finished, the lines are equal and the image is clean; 1 otherwise.
 # Transcripts go to $ROBUST_OUT (default $EMU_LINUX_CACHE/robust): qemu.log, emu.log, qemu.robust, emu.robust.
-# Environment: EMU_LINUX_CACHE (default ~/.cache/emu/linux), QEMU_TIMEOUT and EMU_TIMEOUT (seconds).
+# Environment: EMU_LINUX_CACHE (default ~/.cache/emu/linux), QEMU_TIMEOUT and EMU_TIMEOUT (seconds), EMU (the emu
+# command, default ./emu; the tests pass the build they run with).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 CACHE=${EMU_LINUX_CACHE:-$HOME/.cache/emu/linux}
 OUT=${ROBUST_OUT:-$CACHE/robust}
+EMU=${EMU:-$ROOT/emu}
 log() { echo "[robust] $*" >&2; }
 
 "$HERE/build.sh"
@@ -40,7 +42,7 @@ set -e
 log "emu (writes land in $OUT/emu.qcow2)"
 cp -f "$CACHE/robust.qcow2" "$OUT/emu.qcow2"
 set +e
-"$ROOT/emu" run --config "$ROOT/config/linux.json" --disk "$OUT/emu.qcow2,format=qcow2" --cdrom "$CACHE/linux.iso" \
+"$EMU" run --config "$ROOT/config/linux.json" --disk "$OUT/emu.qcow2,format=qcow2" --cdrom "$CACHE/linux.iso" \
     --timeout "${EMU_TIMEOUT:-1800}" </dev/null >"$OUT/emu.log" 2>&1
 emu_rc=$?
 set -e
