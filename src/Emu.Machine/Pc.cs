@@ -192,17 +192,24 @@ public sealed class Pc : IDisposable
         _mapDirty = false;
         var mem = _bus.Memory;
         uint end = (uint)Math.Min(mem.Ram.Length, 0x100000);
-        for (uint page = 0xA0000; page < end; page += 4096)
+        // One routing call per run of pages routed alike: each call flushes the CPU's TLB.
+        for (uint run = 0xA0000; run < end;)
         {
-            bool readDirect = mem.RamOffset(page, false) == page;
-            bool writeDirect = mem.RamOffset(page, true) == page;
-            _cpuMemory?.SetBusRouting(page, 4096, !readDirect, !writeDirect);
+            bool readDirect = Direct(run, false), writeDirect = Direct(run, true);
+            uint next = run + 4096;
+            while (next < end && Direct(next, false) == readDirect && Direct(next, true) == writeDirect)
+                next += 4096;
+            _cpuMemory?.SetBusRouting(run, next - run, !readDirect, !writeDirect);
+            run = next;
         }
         if (_cpu != null)
         {
             _cpu.A20Enabled = mem.A20Enabled;
             _cpu.FlushDecodeCache();
         }
+
+        // Whether the page's accesses of that kind reach its own RAM directly (not the bus: ROM, MMIO, shadowing).
+        bool Direct(uint page, bool write) => mem.RamOffset(page, write) == page;
     }
 
     // Called from I/O threads: Stop only sets flags the CPU polls, so a racy call is harmless.
