@@ -129,7 +129,7 @@ public sealed class Pc : IDisposable
         _ = new I440fx(pci);
         _ = new Piix3Isa(pci);
         var ide = new IdeController(_bus);
-        _ = new Piix3Ide(pci, ide);
+        _ = new Piix4Ide(pci, ide);
         _ = new Piix4Pm(pci);
         Vga = new Vga(pci, Firmware.Load(Firmware.Find(_config.VgaBios, "vgabios-stdvga.bin"), 128 * 1024));
         _ = new FwCfg(_bus, cpuCount: 1);

@@ -23,7 +23,7 @@ public class AtapiTests
         PicTests.Init(bus);
         var pci = new PciBus(bus);
         ide = new IdeController(bus);
-        _ = new Piix3Ide(pci, ide);
+        _ = new Piix4Ide(pci, ide);
         disc = new DeferredDisk(bus, Blocks * 4);
         for (int i = 0; i < disc.Data.Length; i++)
             disc.Data[i] = (byte)(i / 2048 + i * 3);

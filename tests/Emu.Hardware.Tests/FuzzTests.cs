@@ -47,7 +47,7 @@ public class FuzzTests
             _ = new I440fx(pci);
             _ = new Piix3Isa(pci);
             Ide = new IdeController(Bus);
-            _ = new Piix3Ide(pci, Ide);
+            _ = new Piix4Ide(pci, Ide);
             _ = new Piix4Pm(pci);
             AcpiTables.Install(new FwCfg(Bus));
             Vga = new Vga(pci, [0x55, 0xAA, 0x01]);

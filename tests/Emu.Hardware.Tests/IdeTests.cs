@@ -84,7 +84,7 @@ public partial class IdeTests
         PicTests.Init(bus);
         var pci = new PciBus(bus);
         ide = new IdeController(bus);
-        _ = new Piix3Ide(pci, ide);
+        _ = new Piix4Ide(pci, ide);
         disk = new DeferredDisk(bus, 2048);
         for (int i = 0; i < disk.Data.Length; i++)
             disk.Data[i] = (byte)(i / 512 * 7 + i);

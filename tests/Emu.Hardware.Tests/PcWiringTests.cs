@@ -29,7 +29,7 @@ public class PcWiringTests
         _ = new I440fx(pci);
         _ = new Piix3Isa(pci);
         var ide = new IdeController(bus);
-        _ = new Piix3Ide(pci, ide);
+        _ = new Piix4Ide(pci, ide);
         _ = new Piix4Pm(pci);
         _ = new Vga(pci, [0x55, 0xAA, 0x01]);
         AcpiTables.Install(new FwCfg(bus, cpuCount: 1));
@@ -47,7 +47,7 @@ public class PcWiringTests
             if (id != 0xFFFF_FFFF)
                 found.Add($"{devfn >> 3:x2}.{devfn & 7} {id & 0xFFFF:x4}:{id >> 16:x4}");
         }
-        Assert.Equal(["00.0 8086:1237", "01.0 8086:7000", "01.1 8086:7010", "01.3 8086:7113", "02.0 1234:1111"], found);
+        Assert.Equal(["00.0 8086:1237", "01.0 8086:7000", "01.1 8086:7111", "01.3 8086:7113", "02.0 1234:1111"], found);
     }
 
     [Fact]

@@ -9,7 +9,7 @@ public class PciTests
     private readonly Pic8259 pic;
     private readonly PciBus pci;
     private readonly Piix3Isa isa;
-    private readonly Piix3Ide ide;
+    private readonly Piix4Ide ide;
     private readonly Piix4Pm pm;
     private readonly RecordingPorts busMaster = new();
 
@@ -20,7 +20,7 @@ public class PciTests
         pci = new PciBus(bus);
         _ = new I440fx(pci);
         isa = new Piix3Isa(pci);
-        ide = new Piix3Ide(pci, busMaster);
+        ide = new Piix4Ide(pci, busMaster);
         pm = new Piix4Pm(pci);
     }
 
@@ -54,13 +54,23 @@ public class PciTests
     [Theory]
     [InlineData(0, 0, 0x1237_8086u, 0x0600_0002u)]
     [InlineData(1, 0, 0x7000_8086u, 0x0601_0000u)]
-    [InlineData(1, 1, 0x7010_8086u, 0x0101_8000u)]
+    [InlineData(1, 1, 0x7111_8086u, 0x0101_8001u)]
     [InlineData(1, 3, 0x7113_8086u, 0x0680_0003u)]
     public void VendorDeviceAndClass(int device, int function, uint ids, uint classRevision)
     {
         Assert.Equal(ids, ReadConfig32(device, function, 0x00));
         Assert.Equal(classRevision, ReadConfig32(device, function, 0x08));
         Assert.Equal(0x1100_1AF4u, ReadConfig32(device, function, 0x2C));
+    }
+
+    [Fact]
+    public void IdeUltraDmaRegistersKeepTheirDefinedBits()
+    {
+        // PIIX4 UDMACTL (0x48): enable bits for four drives; UDMATIM (0x4A): a 2-bit cycle time per drive.
+        WriteConfig32(1, 1, 0x48, 0xFFFF_FFFF);
+        Assert.Equal(0x3333_000Fu, ReadConfig32(1, 1, 0x48));
+        WriteConfig16(1, 1, 0x4A, 0x0201);
+        Assert.Equal(0x0201_000Fu, ReadConfig32(1, 1, 0x48));
     }
 
     [Fact]
@@ -278,7 +288,7 @@ public class PciTests
         var otherPci = new PciBus(other);
         _ = new I440fx(otherPci);
         _ = new Piix3Isa(otherPci);
-        var otherIde = new Piix3Ide(otherPci, new RecordingPorts());
+        var otherIde = new Piix4Ide(otherPci, new RecordingPorts());
         _ = new Piix4Pm(otherPci);
         saved.Position = 0;
         other.LoadState(new BinaryReader(saved));

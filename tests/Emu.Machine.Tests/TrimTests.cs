@@ -28,7 +28,7 @@ public class TrimTests
     {
         var io = pc.Bus.Io;
         var ram = pc.Bus.Memory.Ram;
-        // PIIX3 IDE function 00:01.1: BAR4 at BmBase, I/O and bus mastering on.
+        // PIIX4 IDE function 00:01.1: BAR4 at BmBase, I/O and bus mastering on.
         io.Out32(0xCF8, 0x8000_0920);
         io.Out32(0xCFC, BmBase);
         io.Out32(0xCF8, 0x8000_0904);

@@ -1,8 +1,8 @@
 namespace Emu.Hardware.Ide;
 
-/// <summary>The PIIX3 IDE controller: primary (0x1F0/0x3F6, IRQ14) and secondary (0x170/0x376, IRQ15) channels plus bus-master DMA registers.</summary>
+/// <summary>The PIIX IDE controller: primary (0x1F0/0x3F6, IRQ14) and secondary (0x170/0x376, IRQ15) channels plus bus-master DMA registers.</summary>
 /// <remarks>QEMU puts <c>-cdrom</c> on the secondary master (channel 1, position 0).</remarks>
-/// <remarks>Pass it to <see cref="Pci.Piix3Ide"/>, which maps its 16 bus-master ports wherever the guest puts BAR4.</remarks>
+/// <remarks>Pass it to <see cref="Pci.Piix4Ide"/>, which maps its 16 bus-master ports wherever the guest puts BAR4.</remarks>
 public sealed class IdeController : IDevice, IIoHandler
 {
     private readonly IdeChannel[] channels;
