@@ -43,10 +43,16 @@ public sealed class Pc : IDisposable
         _bus.Post(work);
         _cpu?.Stop();
     }
+    /// <summary>Host input COM1 holds at most before the reader waits for the guest to take some.</summary>
+    public const int SerialInputBacklog = 64 * 1024;
+
     /// <summary>Feeds COM1's receiver with what <paramref name="input"/> yields (a background thread reads it until
     /// its end), as a terminal attached to the serial port: <c>emu run --serial stdio</c> with stdin.</summary>
+    /// <remarks>Reading pauses while <see cref="SerialInputBacklog"/> bytes wait for the guest, so an endless
+    /// input (<c>&lt; /dev/zero</c>) that the guest never reads costs bounded memory.</remarks>
     public void AttachSerialInput(Stream input)
     {
+        int posted = 0;   // bytes read and posted but not yet handed to the UART
         var reader = new Thread(() =>
         {
             var buffer = new byte[256];
@@ -56,7 +62,14 @@ public sealed class Pc : IDisposable
                 while ((n = input.Read(buffer)) > 0)
                 {
                     var chunk = buffer[..n];
-                    Post(() => _uart.Receive(chunk));
+                    Interlocked.Add(ref posted, n);
+                    Post(() =>
+                    {
+                        _uart.Receive(chunk);
+                        Interlocked.Add(ref posted, -chunk.Length);
+                    });
+                    while (Volatile.Read(ref posted) + _uart.PendingHostInput > SerialInputBacklog)
+                        Thread.Sleep(10);
                 }
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)

@@ -20,6 +20,7 @@ public sealed class Uart16550 : IDevice, IIoHandler
     private readonly int irq;
     private readonly Queue<byte> rxFifo = new();
     private readonly Queue<byte> hostInput = new();
+    private volatile int hostInputPending;   // hostInput.Count, readable from the host's input thread
     private readonly TimerEvent timeoutTimer;
     private byte ier, lcr, mcr, lsr, msr, scr, fcr;
     private ushort divisor;
@@ -56,10 +57,15 @@ public sealed class Uart16550 : IDevice, IIoHandler
     {
         foreach (byte b in data)
             hostInput.Enqueue(b);
+        hostInputPending = hostInput.Count;
         if ((mcr & McrLoop) == 0)
             PullHostInput();
         Update();
     }
+
+    /// <summary>Host bytes still waiting for room in the receive FIFO (safe to read from any thread): a host
+    /// feeding the line waits while this is large, so input the guest does not read cannot pile up.</summary>
+    public int PendingHostInput => hostInputPending;
 
     public uint Read(ushort port, int size)
     {
@@ -198,6 +204,7 @@ public sealed class Uart16550 : IDevice, IIoHandler
             rxFifo.Enqueue(hostInput.Dequeue());
             added = true;
         }
+        hostInputPending = hostInput.Count;
         if (added)
             ArmTimeout();
     }
@@ -275,6 +282,7 @@ public sealed class Uart16550 : IDevice, IIoHandler
         hostInput.Clear();
         foreach (byte b in reader.ReadBytes(reader.ReadInt32()))
             hostInput.Enqueue(b);
+        hostInputPending = hostInput.Count;
         ier = reader.ReadByte(); lcr = reader.ReadByte(); mcr = reader.ReadByte(); lsr = reader.ReadByte(); msr = reader.ReadByte();
         scr = reader.ReadByte(); fcr = reader.ReadByte(); divisor = reader.ReadUInt16(); thrInterrupt = reader.ReadBoolean();
         timeoutInterrupt = reader.ReadBoolean();
