@@ -23,19 +23,6 @@ public static class LinuxGuest
         return dst;
     }
 
-    /// <summary>Runs <paramref name="test"/> with a fresh temporary folder that is deleted afterwards.</summary>
-    public static void InTempDir(string prefix, Action<string> test)
-    {
-        string dir = Directory.CreateTempSubdirectory(prefix).FullName;
-        try
-        {
-            test(dir);
-        }
-        finally
-        {
-            Directory.Delete(dir, true);
-        }
-    }
 
     /// <summary>Runs <c>emu run</c> with the given arguments and returns its exit status and serial transcript.</summary>
     public static (int Status, string Serial) Run(string dir, params string[] args)
@@ -107,7 +94,7 @@ public class LinuxDiskBootTests
     [Fact]
     public void BootsFromQcow2BenchmarksAndPowersOff()
     {
-        LinuxGuest.InTempDir("emu-linux-", dir =>
+        TestGuests.InTempDir("emu-linux-", dir =>
         {
             string disk = LinuxGuest.CopyOf("linux.qcow2", dir);
             var (status, serial) = LinuxGuest.Run(dir, "--config", Path.Combine(DemoGuestTests.ProjectRoot(), "config", "linux.json"),
@@ -127,7 +114,7 @@ public class LinuxCdromBootTests
     [Fact]
     public void BootsFromIsoAndBenchmarksTheDataDisk()
     {
-        LinuxGuest.InTempDir("emu-linux-iso-", dir =>
+        TestGuests.InTempDir("emu-linux-iso-", dir =>
         {
             string data = LinuxGuest.CopyOf("data.qcow2", dir);
             string iso = Path.Combine(LinuxGuest.Cache, "linux.iso");
@@ -148,7 +135,7 @@ public class LinuxTwoDisksAndCdromTests
     [Fact]
     public void BenchmarksASnapshotDiskWithoutTouchingItsImage()
     {
-        LinuxGuest.InTempDir("emu-linux-two-", dir =>
+        TestGuests.InTempDir("emu-linux-two-", dir =>
         {
             string master = LinuxGuest.CopyOf("linux.qcow2", dir);
             string slave = LinuxGuest.CopyOf("data.qcow2", dir);
@@ -183,7 +170,7 @@ public class LinuxRobustnessTests
     [Fact]
     public void GuestSeesTheAnswersQemuGivesAndTheImageStaysClean()
     {
-        LinuxGuest.InTempDir("emu-robust-", dir =>
+        TestGuests.InTempDir("emu-robust-", dir =>
         {
             string script = Path.Combine(DemoGuestTests.ProjectRoot(), "tests", "guests", "linux", "robust.sh");
             var start = new ProcessStartInfo("bash", [script]) { RedirectStandardOutput = true, RedirectStandardError = true };

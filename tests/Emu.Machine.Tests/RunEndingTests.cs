@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Emu.Block;
 using Emu.Block.Qcow2;
 
 namespace Emu.Machine.Tests;
@@ -7,27 +6,13 @@ namespace Emu.Machine.Tests;
 /// <summary>However a run ends, what the guest wrote is in the image and the image is consistent.</summary>
 public class RunEndingTests
 {
-    private static byte[] Assemble(string source)
-    {
-        string output = Path.GetTempFileName();
-        var p = Process.Start(new ProcessStartInfo("nasm", $"-f bin -o {output} {source}") { RedirectStandardError = true })!;
-        p.WaitForExit();
-        Assert.Equal(0, p.ExitCode);
-        var bytes = File.ReadAllBytes(output);
-        File.Delete(output);
-        return bytes;
-    }
-
     [Fact]
     public void DebugExitRightAfterAnUnflushedWriteKeepsTheWrite()
     {
         string dir = Directory.CreateTempSubdirectory("emu-exit-").FullName;
         try
         {
-            string disk = Path.Combine(dir, "d.qcow2");
-            Qcow2Creator.Create(disk, new Qcow2CreateOptions { Size = 8 << 20 });
-            using (var d = ImageOpener.Open(disk))
-                d.Write(0, Assemble(Path.Combine(DemoGuestTests.ProjectRoot(), "roms", "tests", "write-exit.asm")));
+            string disk = TestGuests.BootDisk(dir, "write-exit.asm", size: 8 << 20);
             int status;
             using (var pc = new Pc(new MachineConfig { Disks = [new DiskConfig { Path = disk }], Serial = "none", Timeout = 60 }, Stream.Null))
                 status = pc.Run();
@@ -63,15 +48,7 @@ public class BootPositionTests
         string dir = Directory.CreateTempSubdirectory("emu-boot-").FullName;
         try
         {
-            string disk = Path.Combine(dir, "boot." + format);
-            var p = Process.Start(new ProcessStartInfo("nasm", $"-f bin -o {disk}.bin {Path.Combine(DemoGuestTests.ProjectRoot(), "roms", "tests", "hello.asm")}"))!;
-            p.WaitForExit();
-            if (format == "raw")
-                Emu.Block.Raw.RawDriver.Create(disk, 4 << 20);
-            else
-                Qcow2Creator.Create(disk, new Qcow2CreateOptions { Size = 4 << 20 });
-            using (var d = ImageOpener.Open(disk, new ImageOptions { Format = format }))
-                d.Write(0, File.ReadAllBytes(disk + ".bin"));
+            string disk = TestGuests.BootDisk(dir, "hello.asm", format);
             var debug = Path.Combine(dir, "debug.txt");
             int status;
             var cfg = new MachineConfig
@@ -104,12 +81,7 @@ public class VgaScreenTests
         string dir = Directory.CreateTempSubdirectory("emu-vga-").FullName;
         try
         {
-            string disk = Path.Combine(dir, "boot.qcow2");
-            var p = Process.Start(new ProcessStartInfo("nasm", $"-f bin -o {disk}.bin {Path.Combine(DemoGuestTests.ProjectRoot(), "roms", "tests", "hello.asm")}"))!;
-            p.WaitForExit();
-            Qcow2Creator.Create(disk, new Qcow2CreateOptions { Size = 4 << 20 });
-            using (var d = ImageOpener.Open(disk))
-                d.Write(0, File.ReadAllBytes(disk + ".bin"));
+            string disk = TestGuests.BootDisk(dir, "hello.asm");
             using var pc = new Pc(new MachineConfig { Disks = [new DiskConfig { Path = disk }], Serial = "none", Timeout = 60 }, Stream.Null);
             Assert.Equal(33, pc.Run());
             string screen = string.Join("\n", pc.Vga.GetTextLines());

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Text;
-using Emu.Block;
 using Emu.Block.Qcow2;
 
 namespace Emu.Machine.Tests;
@@ -9,60 +7,37 @@ namespace Emu.Machine.Tests;
 public class SerialConsoleTests
 {
     [Fact]
-    public void GuestEchoesWhatTheHostTypes()
+    public void GuestEchoesWhatTheHostTypes() => TestGuests.InTempDir("emu-serial-", dir =>
     {
-        string dir = Directory.CreateTempSubdirectory("emu-serial-").FullName;
-        try
+        string disk = TestGuests.BootDisk(dir, "serial-echo.asm");
+        var screen = new MemoryStream();
+        int status;
+        using (var pc = new Pc(new MachineConfig { Disks = [new DiskConfig { Path = disk }], Serial = "stdio", Timeout = 60 }, screen))
         {
-            string disk = Path.Combine(dir, "echo.qcow2");
-            string source = Path.Combine(DemoGuestTests.ProjectRoot(), "roms", "tests", "serial-echo.asm");
-            var nasm = Process.Start(new ProcessStartInfo("nasm", $"-f bin -o {disk}.bin {source}"))!;
-            nasm.WaitForExit();
-            Assert.Equal(0, nasm.ExitCode);
-            Qcow2Creator.Create(disk, new Qcow2CreateOptions { Size = 4 << 20 });
-            using (var d = ImageOpener.Open(disk))
-                d.Write(0, File.ReadAllBytes(disk + ".bin"));
-            var screen = new MemoryStream();
-            int status;
-            using (var pc = new Pc(new MachineConfig { Disks = [new DiskConfig { Path = disk }], Serial = "stdio", Timeout = 60 }, screen))
-            {
-                pc.AttachSerialInput(new MemoryStream(Encoding.ASCII.GetBytes("hello, serial 42\n")));
-                status = pc.Run();
-            }
-            string output = Encoding.ASCII.GetString(screen.ToArray());
-            Assert.Equal(33, status);
-            Assert.EndsWith("HELLO, SERIAL 42\n", output);
+            pc.AttachSerialInput(new MemoryStream(Encoding.ASCII.GetBytes("hello, serial 42\n")));
+            status = pc.Run();
         }
-        finally
-        {
-            Directory.Delete(dir, true);
-        }
-    }
+        string output = Encoding.ASCII.GetString(screen.ToArray());
+        Assert.Equal(33, status);
+        Assert.EndsWith("HELLO, SERIAL 42\n", output);
+    });
 
     [Fact]
-    public void EndlessInputTheGuestNeverReadsStaysBounded()
+    public void EndlessInputTheGuestNeverReadsStaysBounded() => TestGuests.InTempDir("emu-serial-", dir =>
     {
-        string dir = Directory.CreateTempSubdirectory("emu-serial-").FullName;
-        try
+        // No bootable disk: SeaBIOS ends up waiting, and nothing reads COM1 for the whole run.
+        string disk = Path.Combine(dir, "empty.qcow2");
+        Qcow2Creator.Create(disk, new Qcow2CreateOptions { Size = 1 << 20 });
+        var input = new EndlessStream();
+        int status;
+        using (var pc = new Pc(new MachineConfig { Disks = [new DiskConfig { Path = disk }], Serial = "stdio", Timeout = 2 }, Stream.Null))
         {
-            // No bootable disk: SeaBIOS ends up waiting, and nothing reads COM1 for the whole run.
-            string disk = Path.Combine(dir, "empty.qcow2");
-            Qcow2Creator.Create(disk, new Qcow2CreateOptions { Size = 1 << 20 });
-            var input = new EndlessStream();
-            int status;
-            using (var pc = new Pc(new MachineConfig { Disks = [new DiskConfig { Path = disk }], Serial = "stdio", Timeout = 2 }, Stream.Null))
-            {
-                pc.AttachSerialInput(input);
-                status = pc.Run();
-            }
-            Assert.Equal(Pc.ExitTimeout, status);
-            Assert.InRange(input.BytesRead, Pc.SerialInputBacklog, 2L * Pc.SerialInputBacklog);
+            pc.AttachSerialInput(input);
+            status = pc.Run();
         }
-        finally
-        {
-            Directory.Delete(dir, true);
-        }
-    }
+        Assert.Equal(Pc.ExitTimeout, status);
+        Assert.InRange(input.BytesRead, Pc.SerialInputBacklog, 2L * Pc.SerialInputBacklog);
+    });
 
     /// <summary>An input without end, like <c>&lt; /dev/zero</c>, that counts what was taken from it.</summary>
     private sealed class EndlessStream : Stream

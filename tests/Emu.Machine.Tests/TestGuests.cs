@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using Emu.Block;
+using Emu.Block.Qcow2;
+
+namespace Emu.Machine.Tests;
+
+/// <summary>What the machine tests share: temporary folders and disks holding the project's boot-sector test guests.</summary>
+public static class TestGuests
+{
+    /// <summary>Runs <paramref name="test"/> with a fresh temporary folder that is deleted afterwards.</summary>
+    public static void InTempDir(string prefix, Action<string> test)
+    {
+        string dir = Directory.CreateTempSubdirectory(prefix).FullName;
+        try
+        {
+            test(dir);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    /// <summary>Assembles <c>roms/tests/<paramref name="source"/></c> with nasm and writes it at sector 0 of a new
+    /// <paramref name="format"/> image of <paramref name="size"/> bytes in <paramref name="dir"/>; returns the image's path.</summary>
+    public static string BootDisk(string dir, string source, string format = "qcow2", long size = 4 << 20)
+    {
+        string disk = Path.Combine(dir, Path.ChangeExtension(source, format));
+        string bin = disk + ".bin";
+        var nasm = Process.Start(new ProcessStartInfo("nasm", $"-f bin -o {bin} {Path.Combine(DemoGuestTests.ProjectRoot(), "roms", "tests", source)}")
+        {
+            RedirectStandardError = true,
+        })!;
+        string errors = nasm.StandardError.ReadToEnd();
+        nasm.WaitForExit();
+        Assert.True(nasm.ExitCode == 0, errors);
+        if (format == "raw")
+            Emu.Block.Raw.RawDriver.Create(disk, size);
+        else
+            Qcow2Creator.Create(disk, new Qcow2CreateOptions { Size = size });
+        using (var d = ImageOpener.Open(disk, new ImageOptions { Format = format }))
+            d.Write(0, File.ReadAllBytes(bin));
+        return disk;
+    }
+}
