@@ -13,15 +13,15 @@ internal sealed class CpuMemoryBridge(Emu.Hardware.PhysicalMemory memory) : Emu.
     public void Write32(uint address, uint value) => memory.Write32(address, value);
 }
 
-/// <summary>The CPU's I/O ports: the bus's port dispatch.</summary>
-internal sealed class CpuIoBridge(IoBus io) : Emu.X86.IIoPorts
+/// <summary>The CPU's I/O ports: the bus's port dispatch, after bringing the machine's clock up to date.</summary>
+internal sealed class CpuIoBridge(IoBus io, Action syncClock) : Emu.X86.IIoPorts
 {
-    public byte In8(ushort port) => io.In8(port);
-    public ushort In16(ushort port) => io.In16(port);
-    public uint In32(ushort port) => io.In32(port);
-    public void Out8(ushort port, byte value) => io.Out8(port, value);
-    public void Out16(ushort port, ushort value) => io.Out16(port, value);
-    public void Out32(ushort port, uint value) => io.Out32(port, value);
+    public byte In8(ushort port) { syncClock(); return io.In8(port); }
+    public ushort In16(ushort port) { syncClock(); return io.In16(port); }
+    public uint In32(ushort port) { syncClock(); return io.In32(port); }
+    public void Out8(ushort port, byte value) { syncClock(); io.Out8(port, value); }
+    public void Out16(ushort port, ushort value) { syncClock(); io.Out16(port, value); }
+    public void Out32(ushort port, uint value) { syncClock(); io.Out32(port, value); }
 }
 
 /// <summary>The CPU's INTR input: the bus's interrupt controller (the PIC pair).</summary>

@@ -98,7 +98,7 @@ public sealed class Pc : IDisposable
         {
             BuildDevices(stdout);
             _cpuMemory = new Emu.X86.PhysicalMemory(_bus.Memory.Ram, new CpuMemoryBridge(_bus.Memory));
-            _cpu = new Cpu(_cpuMemory, new CpuIoBridge(_bus.Io), new CpuInterruptBridge(_bus))
+            _cpu = new Cpu(_cpuMemory, new CpuIoBridge(_bus.Io, SyncClockForIo), new CpuInterruptBridge(_bus))
             {
                 TimeStampSource = () => (ulong)NowNs(),
             };
@@ -227,6 +227,20 @@ public sealed class Pc : IDisposable
 
     // Called from I/O threads: Stop only sets flags the CPU polls, so a racy call is harmless.
     private void Wake() => _cpu?.Stop();
+
+    /// <summary>Brings guest time up to the host's before a port access, once per instruction (a string
+    /// instruction's elements share it): timers the guest polls (PIT, PM timer, RTC) then move between two
+    /// reads, not only between the run loop's slices, which Linux's TSC calibration needs.</summary>
+    private void SyncClockForIo()
+    {
+        ulong at = _cpu.InstructionCount;
+        if (at == _clockSyncedAt)
+            return;
+        _clockSyncedAt = at;
+        _bus.Clock.AdvanceTo(NowNs());
+    }
+
+    private ulong _clockSyncedAt = ulong.MaxValue;
 
     private long NowNs() => _clockBase + (long)(_hostClock.Elapsed.TotalMilliseconds * 1_000_000);
 

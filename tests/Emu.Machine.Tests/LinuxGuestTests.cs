@@ -46,6 +46,11 @@ public static class LinuxGuest
         // PIIX4 IDE: the kernel negotiates Ultra DMA/33 with the disk (PIO for SeaBIOS and syslinux before it).
         Assert.Matches(@"ata\d: PATA max UDMA/33", serial);
         Assert.Matches(@"transfer-mode: ata\d\.00 ata XFER_UDMA_2 \(pio_mode XFER_PIO_4", serial);
+        // The TSC runs at 1 GHz of host time; calibrated against the PIT or the PM timer while the CPU runs,
+        // the kernel must find that rate (it found 758 MHz when timers only moved between run-loop slices).
+        var tsc = Regex.Match(serial, @"tsc: Detected (\d+)\.\d+ MHz processor");
+        Assert.True(tsc.Success, $"no TSC calibration\n{tail}");
+        Assert.InRange(int.Parse(tsc.Groups[1].Value), 990, 1010);
         Assert.Matches(@"seq-write: \d+\.\d MB/s \(67108864 bytes", serial);
         Assert.Matches(@"seq-read: \d+\.\d MB/s \(67108864 bytes", serial);
         Assert.Matches(@"rand-read-4k: \d+ IOPS \(2000 reads", serial);
