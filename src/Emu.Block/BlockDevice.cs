@@ -83,10 +83,10 @@ public sealed class BlockDevice : IDisposable
             switch (r.Op)
             {
                 case BlockOp.Read when r.Segments != null:
-                    ReadScattered(r.Offset, r.Segments, r.Length);
+                    _driver.ReadVectored(r.Offset, r.Segments);
                     break;
                 case BlockOp.Write when r.Segments != null:
-                    WriteGathered(r.Offset, r.Segments, r.Length);
+                    _driver.WriteVectored(r.Offset, r.Segments);
                     break;
                 case BlockOp.Read:
                     _driver.Read(r.Offset, r.Buffer.Span[..(int)r.Length]);
@@ -110,58 +110,6 @@ public sealed class BlockDevice : IDisposable
         {
             _lastError = e;
             return e is ArgumentException ? StatusInvalid : StatusIoError;
-        }
-    }
-
-    // A scatter list becomes one driver call through a pooled bounce buffer: one mapping walk and one host I/O
-    // for the whole range instead of one per segment (DMA tables list guest pages of 4 KiB).
-    private void ReadScattered(long offset, IReadOnlyList<Memory<byte>> segments, long length)
-    {
-        if (segments.Count == 1)
-        {
-            _driver.Read(offset, segments[0].Span);
-            return;
-        }
-        byte[] bounce = System.Buffers.ArrayPool<byte>.Shared.Rent(checked((int)length));
-        try
-        {
-            _driver.Read(offset, bounce.AsSpan(0, (int)length));
-            int at = 0;
-            for (int i = 0; i < segments.Count; i++)
-            {
-                var segment = segments[i].Span;
-                bounce.AsSpan(at, segment.Length).CopyTo(segment);
-                at += segment.Length;
-            }
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(bounce);
-        }
-    }
-
-    private void WriteGathered(long offset, IReadOnlyList<Memory<byte>> segments, long length)
-    {
-        if (segments.Count == 1)
-        {
-            _driver.Write(offset, segments[0].Span);
-            return;
-        }
-        byte[] bounce = System.Buffers.ArrayPool<byte>.Shared.Rent(checked((int)length));
-        try
-        {
-            int at = 0;
-            for (int i = 0; i < segments.Count; i++)
-            {
-                var segment = segments[i].Span;
-                segment.CopyTo(bounce.AsSpan(at));
-                at += segment.Length;
-            }
-            _driver.Write(offset, bounce.AsSpan(0, (int)length));
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(bounce);
         }
     }
 

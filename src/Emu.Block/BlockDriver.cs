@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Emu.Block;
 
 /// <summary>An image format driver: byte-addressed synchronous I/O on one image (and its backing chain).</summary>
@@ -24,6 +26,51 @@ public abstract class BlockDriver : IDisposable
     public abstract void Read(long offset, Span<byte> buffer);
 
     public abstract void Write(long offset, ReadOnlySpan<byte> data);
+
+    /// <summary>Reads the disk bytes from <paramref name="offset"/> into the buffers in order (a DMA scatter list).</summary>
+    /// <remarks>This default reads the whole range once into a pooled bounce buffer; drivers whose data sits in
+    /// host file extents read straight into the buffers.</remarks>
+    public virtual void ReadVectored(long offset, IReadOnlyList<Memory<byte>> buffers)
+    {
+        if (buffers.Count == 1)
+        {
+            Read(offset, buffers[0].Span);
+            return;
+        }
+        int length = checked((int)ScatterList.Length(buffers));
+        byte[] bounce = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            Read(offset, bounce.AsSpan(0, length));
+            ScatterList.Scatter(bounce.AsSpan(0, length), buffers);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bounce);
+        }
+    }
+
+    /// <summary>Writes the buffers' bytes, in order, to the disk from <paramref name="offset"/> (a DMA gather list).</summary>
+    /// <remarks>This default gathers the buffers into one pooled bounce buffer and writes it in one call.</remarks>
+    public virtual void WriteVectored(long offset, IReadOnlyList<Memory<byte>> buffers)
+    {
+        if (buffers.Count == 1)
+        {
+            Write(offset, buffers[0].Span);
+            return;
+        }
+        int length = checked((int)ScatterList.Length(buffers));
+        byte[] bounce = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            ScatterList.Gather(buffers, bounce.AsSpan(0, length));
+            Write(offset, bounce.AsSpan(0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bounce);
+        }
+    }
 
     /// <summary>Makes the range read as zeroes.</summary>
     public virtual void WriteZeroes(long offset, long length)

@@ -20,18 +20,10 @@ public sealed class BlockRequest
 
     public static BlockRequest Read(long offset, Memory<byte> buffer) => new() { Op = BlockOp.Read, Offset = offset, Length = buffer.Length, Buffer = buffer };
     public static BlockRequest Write(long offset, Memory<byte> data) => new() { Op = BlockOp.Write, Offset = offset, Length = data.Length, Buffer = data };
-    public static BlockRequest ReadV(long offset, IReadOnlyList<Memory<byte>> segments) => new() { Op = BlockOp.Read, Offset = offset, Length = TotalLength(segments), Segments = segments };
-    public static BlockRequest WriteV(long offset, IReadOnlyList<Memory<byte>> segments) => new() { Op = BlockOp.Write, Offset = offset, Length = TotalLength(segments), Segments = segments };
+    public static BlockRequest ReadV(long offset, IReadOnlyList<Memory<byte>> segments) => new() { Op = BlockOp.Read, Offset = offset, Length = ScatterList.Length(segments), Segments = segments };
+    public static BlockRequest WriteV(long offset, IReadOnlyList<Memory<byte>> segments) => new() { Op = BlockOp.Write, Offset = offset, Length = ScatterList.Length(segments), Segments = segments };
     public static BlockRequest FlushAll() => new() { Op = BlockOp.Flush };
     public static BlockRequest Discard(long offset, long length) => new() { Op = BlockOp.Discard, Offset = offset, Length = length };
-
-    private static long TotalLength(IReadOnlyList<Memory<byte>> segments)
-    {
-        long total = 0;
-        for (int i = 0; i < segments.Count; i++)
-            total += segments[i].Length;
-        return total;
-    }
 }
 
 /// <summary>Handle of a submitted request; <see cref="Cancel"/> stops its completion from being delivered if it has not run yet.</summary>

@@ -98,19 +98,59 @@ public sealed class HostFile : IDisposable
         }
     }
 
+    /// <summary>Reads consecutive file bytes into the buffers in order, in one vectored host read where the file
+    /// allows it; bytes past the end of the file read as zeroes.</summary>
+    public void ReadVectored(long offset, IReadOnlyList<Memory<byte>> buffers)
+    {
+        long done = 0, total = ScatterList.Length(buffers);
+        if (!Direct)
+            done = RandomAccess.Read(_handle, buffers, offset);
+        // O_DIRECT needs aligned buffers, and a short read (end of file) leaves a rest: one buffer at a time.
+        if (done < total)
+            foreach (var piece in ScatterList.Slice(buffers, done, checked((int)(total - done))))
+            {
+                Read(offset + done, piece.Span);
+                done += piece.Length;
+            }
+    }
+
     /// <summary>Test hook simulating a power cut: when it returns true for a write, the write fails and nothing reaches the file.</summary>
     internal static Func<string, long, bool>? FailWrite { get; set; }
 
     public void Write(long offset, ReadOnlySpan<byte> data)
     {
-        if (ReadOnly)
-            throw new BlockException($"'{Path}' is opened read-only");
-        if (FailWrite?.Invoke(Path, offset) == true)
-            throw new IOException($"simulated power cut writing '{Path}' at offset {offset}");
+        CheckWrite(offset);
         if (Direct)
             DirectIo.Write(_handle, offset, data, _rmwLock);
         else
             RandomAccess.Write(_handle, data, offset);
+    }
+
+    /// <summary>Writes the buffers' bytes, in order, at consecutive offsets: one vectored host write where the file allows it.</summary>
+    public void WriteVectored(long offset, IReadOnlyList<Memory<byte>> buffers)
+    {
+        CheckWrite(offset);
+        if (Direct)
+        {
+            for (int i = 0; i < buffers.Count; i++)
+            {
+                DirectIo.Write(_handle, offset, buffers[i].Span, _rmwLock);
+                offset += buffers[i].Length;
+            }
+            return;
+        }
+        var data = new ReadOnlyMemory<byte>[buffers.Count];
+        for (int i = 0; i < data.Length; i++)
+            data[i] = buffers[i];
+        RandomAccess.Write(_handle, data, offset);
+    }
+
+    private void CheckWrite(long offset)
+    {
+        if (ReadOnly)
+            throw new BlockException($"'{Path}' is opened read-only");
+        if (FailWrite?.Invoke(Path, offset) == true)
+            throw new IOException($"simulated power cut writing '{Path}' at offset {offset}");
     }
 
     public ValueTask<int> ReadAsync(long offset, Memory<byte> buffer)

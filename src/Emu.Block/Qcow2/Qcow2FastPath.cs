@@ -33,33 +33,70 @@ public sealed partial class Qcow2Driver
         return true;
     }
 
+    /// <summary>Under the metadata lock, maps the run at <paramref name="offset"/> for a read: true when it is one plain
+    /// host extent (the data lock is then held for reading until the caller's transfer ends), false when
+    /// <paramref name="run"/> bytes must go through the full path.</summary>
+    private bool TryBeginDirectRead(long offset, int length, out long host, out int run)
+    {
+        lock (_lock)
+        {
+            CheckOpen();
+            if (TryMapRun(offset, length, false, out host, out run))
+            {
+                _dataLock.EnterReadLock();
+                return true;
+            }
+        }
+        run = (int)Math.Min(length, ClusterSize - (offset & ClusterMask));
+        return false;
+    }
+
+    /// <summary>Like <see cref="TryBeginDirectRead"/> for a write to clusters that are allocated and private; false
+    /// when the write needs the allocating path.</summary>
+    private bool TryBeginDirectWrite(long offset, int length, out long host, out int run)
+    {
+        lock (_lock)
+        {
+            CheckWritable();
+            MarkDirtyIfLazy();
+            if (!TryMapRun(offset, length, true, out host, out run))
+                return false;
+            _dataLock.EnterReadLock();
+            return true;
+        }
+    }
+
+    /// <summary>The allocating write path under the metadata lock.</summary>
+    private void WriteLocked(long offset, ReadOnlySpan<byte> data)
+    {
+        lock (_lock)
+        {
+            CheckWritable();
+            MarkDirtyIfLazy();
+            WriteInternal(offset, data);
+        }
+    }
+
     /// <summary>Reads with the data transfer outside the metadata lock where the range is plainly allocated.</summary>
     private void ReadParallel(long offset, Span<byte> buffer)
     {
         while (buffer.Length > 0)
         {
-            long host;
-            int run;
-            lock (_lock)
+            if (TryBeginDirectRead(offset, buffer.Length, out long host, out int run))
             {
-                CheckOpen();
-                if (!TryMapRun(offset, buffer.Length, false, out host, out run))
+                try
                 {
-                    int n = (int)Math.Min(buffer.Length, ClusterSize - (offset & ClusterMask));
-                    ReadInternal(offset, buffer[..n]);
-                    buffer = buffer[n..];
-                    offset += n;
-                    continue;
+                    _data.Read(host, buffer[..run]);
                 }
-                _dataLock.EnterReadLock();
+                finally
+                {
+                    _dataLock.ExitReadLock();
+                }
             }
-            try
+            else
             {
-                _data.Read(host, buffer[..run]);
-            }
-            finally
-            {
-                _dataLock.ExitReadLock();
+                lock (_lock)
+                    ReadInternal(offset, buffer[..run]);
             }
             buffer = buffer[run..];
             offset += run;
@@ -71,19 +108,11 @@ public sealed partial class Qcow2Driver
     {
         while (data.Length > 0)
         {
-            long host;
-            int run;
-            lock (_lock)
+            if (!TryBeginDirectWrite(offset, data.Length, out long host, out int run))
             {
-                CheckWritable();
-                MarkDirtyIfLazy();
-                if (!TryMapRun(offset, data.Length, true, out host, out run))
-                {
-                    // The allocating path under the lock, for the whole rest: new clusters come out contiguous.
-                    WriteInternal(offset, data);
-                    return;
-                }
-                _dataLock.EnterReadLock();
+                // The allocating path for the whole rest: new clusters come out contiguous.
+                WriteLocked(offset, data);
+                return;
             }
             try
             {
@@ -95,6 +124,84 @@ public sealed partial class Qcow2Driver
             }
             data = data[run..];
             offset += run;
+        }
+    }
+
+    /// <summary>Reads a scatter list: each plainly allocated run goes from the host file straight into the buffers.</summary>
+    public override void ReadVectored(long offset, IReadOnlyList<Memory<byte>> buffers)
+    {
+        long total = ScatterList.Length(buffers);
+        CheckRange(offset, total);
+        if (_crypto != null)
+        {
+            base.ReadVectored(offset, buffers);
+            return;
+        }
+        for (long done = 0; done < total;)
+        {
+            int want = (int)Math.Min(total - done, int.MaxValue);
+            if (TryBeginDirectRead(offset + done, want, out long host, out int run))
+            {
+                try
+                {
+                    _data.ReadVectored(host, ScatterList.Slice(buffers, done, run));
+                }
+                finally
+                {
+                    _dataLock.ExitReadLock();
+                }
+            }
+            else
+            {
+                long at = offset + done;
+                foreach (var piece in ScatterList.Slice(buffers, done, run))
+                {
+                    lock (_lock)
+                        ReadInternal(at, piece.Span);
+                    at += piece.Length;
+                }
+            }
+            done += run;
+        }
+    }
+
+    /// <summary>Writes a gather list: runs of allocated private clusters go from the buffers straight to the host
+    /// file; the rest is gathered once for the allocating path.</summary>
+    public override void WriteVectored(long offset, IReadOnlyList<Memory<byte>> buffers)
+    {
+        long total = ScatterList.Length(buffers);
+        CheckRange(offset, total);
+        if (_crypto != null)
+        {
+            base.WriteVectored(offset, buffers);
+            return;
+        }
+        for (long done = 0; done < total;)
+        {
+            int want = (int)Math.Min(total - done, int.MaxValue);
+            if (!TryBeginDirectWrite(offset + done, want, out long host, out int run))
+            {
+                byte[] rest = System.Buffers.ArrayPool<byte>.Shared.Rent(want);
+                try
+                {
+                    ScatterList.Gather(ScatterList.Slice(buffers, done, want), rest.AsSpan(0, want));
+                    WriteLocked(offset + done, rest.AsSpan(0, want));
+                }
+                finally
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(rest);
+                }
+                return;
+            }
+            try
+            {
+                _data.WriteVectored(host, ScatterList.Slice(buffers, done, run));
+            }
+            finally
+            {
+                _dataLock.ExitReadLock();
+            }
+            done += run;
         }
     }
 

@@ -28,6 +28,18 @@ public sealed class RawDriver : BlockDriver
         _file.Write(offset, data);
     }
 
+    public override void ReadVectored(long offset, IReadOnlyList<Memory<byte>> buffers)
+    {
+        CheckRange(offset, ScatterList.Length(buffers));
+        _file.ReadVectored(offset, buffers);
+    }
+
+    public override void WriteVectored(long offset, IReadOnlyList<Memory<byte>> buffers)
+    {
+        CheckRange(offset, ScatterList.Length(buffers));
+        _file.WriteVectored(offset, buffers);
+    }
+
     /// <summary>Punches the range out of the file where the host supports it, so it reads as zeroes and frees host space.</summary>
     public override void Discard(long offset, long length)
     {
