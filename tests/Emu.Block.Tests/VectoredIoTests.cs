@@ -32,7 +32,10 @@ public class VectoredIoTests
         string path = dir.File(name + ".qcow2");
         Qcow2Creator.Create(path, new Qcow2CreateOptions
         {
-            Size = 1 << 20, ClusterSize = 4096, BackingFile = basePath, BackingFormat = "qcow2",
+            Size = 1 << 20,
+            ClusterSize = 4096,
+            BackingFile = basePath,
+            BackingFormat = "qcow2",
         });
         using var d = Data.Open(path);
         d.Write(8192, Data.Pattern(40960, 2));             // allocated, contiguous
