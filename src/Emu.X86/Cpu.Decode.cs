@@ -22,7 +22,10 @@ public sealed partial class Cpu
     CodePage GetCodePage(uint phys)
     {
         uint key = (phys >> 12) << 1 | (_code32 ? 1u : 0);
-        CodePage?[] dir = _codeDir[key >> 10] ??= new CodePage?[1024];
+        // Read, then store only when missing: taking the element by reference (??=) costs a covariance check per lookup.
+        CodePage?[]? dir = _codeDir[key >> 10];
+        if (dir == null)
+            _codeDir[key >> 10] = dir = new CodePage?[1024];
         ref CodePage? p = ref dir[key & 1023];
         if (p == null)
         {
