@@ -47,7 +47,7 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     uint Translate(uint lin, bool write, bool user)
     {
-        if (!_paging) return lin & _a20Mask;
+        if (!_paging) return MapUnpaged(lin);
         ref TlbEntry e = ref _tlb[(lin >> 12) & TlbMask];
         if (e.Tag == ((lin & ~0xFFFu) | 1))
         {
@@ -58,7 +58,7 @@ public sealed partial class Cpu
     }
 
     /// <summary>A data access that the TLB maps straight to RAM: its physical address, or false to take the
-    /// full path (paging off, TLB miss, missing right, bus-routed page).</summary>
+    /// full path (TLB miss, missing right, bus-routed page).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     bool TryRamAccess(uint lin, bool write, bool user, out uint phys)
     {
@@ -66,7 +66,26 @@ public sealed partial class Cpu
         phys = e.Phys | (lin & 0xFFF);
         int need = write ? (user ? TlbUserWrite | TlbDirty | TlbRamWrite : TlbSupWrite | TlbDirty | TlbRamWrite)
             : (user ? TlbUserRead | TlbRamRead : TlbRamRead);
-        return _paging && e.Tag == ((lin & ~0xFFFu) | 1) && (e.Rights & need) == need;
+        return e.Tag == ((lin & ~0xFFFu) | 1) && (e.Rights & need) == need;
+    }
+
+    /// <summary>Paging off: the linear address is physical (through A20). The page goes into the TLB with every
+    /// right so the next data accesses to it take the RAM fast path, as paged ones do (firmware, boot loaders
+    /// and the kernel decompressor run unpaged); turning paging on or off, A20 and bus routing flush it.</summary>
+    uint MapUnpaged(uint lin)
+    {
+        uint page = lin & ~0xFFFu & _a20Mask;
+        ref TlbEntry e = ref _tlb[(lin >> 12) & TlbMask];
+        if (e.Tag != ((lin & ~0xFFFu) | 1))
+        {
+            byte r = TlbUserRead | TlbSupWrite | TlbUserWrite | TlbDirty;
+            if (_mem.CanReadDirect(page)) r |= TlbRamRead;
+            if (_mem.CanWriteDirect(page)) r |= TlbRamWrite;
+            e.Tag = (lin & ~0xFFFu) | 1;
+            e.Phys = page;
+            e.Rights = r;
+        }
+        return lin & _a20Mask;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -54,6 +54,55 @@ public class PagingTests
     }
 
     [Fact]
+    public void UnpagedAccessesSeeReroutingA20AndPagingThatChangeAfterThem()
+    {
+        // With paging off the TLB also remembers pages (for the RAM fast path): each of these changes must reach
+        // the very next access to a page already cached.
+        var m = ProtectedMode.Boot(a =>
+        {
+            a.mov(eax, __dword_ptr[0x80000]);
+            a.mov(__dword_ptr[0x700], eax);
+            a.mov(eax, __dword_ptr[0x100000]);
+            a.mov(__dword_ptr[0x704], eax);
+            a.mov(dx, 0x99);
+            a.@out(dx, al);                            // A20 off
+            a.mov(eax, __dword_ptr[0x100000]);         // wraps to 0
+            a.mov(__dword_ptr[0x708], eax);
+            a.mov(dx, 0x9A);
+            a.@out(dx, al);                            // 0x80000 to the bus
+            a.mov(eax, __dword_ptr[0x80000]);
+            a.mov(__dword_ptr[0x70C], eax);
+            a.mov(eax, PageDir);
+            a.mov(cr3, eax);
+            a.mov(eax, __dword_ptr[0x90000]);          // cache the identity page
+            a.mov(eax, cr0);
+            a.or(eax, 0x80000000);
+            a.mov(cr0, eax);
+            a.mov(eax, __dword_ptr[0x90000]);          // now through the page table: physical 0x60000
+            a.mov(__dword_ptr[0x710], eax);
+            a.hlt();
+        }, setup: m =>
+        {
+            BuildTables(m, pte => pte[0x90] = 0x60000 | 3);
+            BitConverter.GetBytes(0xCAFEBABEu).CopyTo(m.Ram, 0x80000);
+            BitConverter.GetBytes(0x11111111u).CopyTo(m.Ram, 0x100000);
+            BitConverter.GetBytes(0x22222222u).CopyTo(m.Ram, 0x90000);
+            BitConverter.GetBytes(0x33333333u).CopyTo(m.Ram, 0x60000);
+            m.OnOut = (port, _) =>
+            {
+                if (port == 0x99) m.Cpu.A20Enabled = false;
+                if (port == 0x9A) m.Memory.SetBusRouting(0x80000, 4096, true, true);
+            };
+        }, ram: 2 << 20);
+        Assert.Null(m.ExitCode);
+        Assert.Equal(0xCAFEBABEu, m.Dword(0x700));
+        Assert.Equal(0x11111111u, m.Dword(0x704));
+        Assert.Equal(m.Dword(0), m.Dword(0x708));
+        Assert.Equal(0xFFFFFFFFu, m.Dword(0x70C));     // the bus answers reads outside its ROM with all ones
+        Assert.Equal(0x33333333u, m.Dword(0x710));
+    }
+
+    [Fact]
     public void NotPresentReadFaultsWithCr2AndErrorCode()
     {
         var m = ProtectedMode.Boot(a =>
