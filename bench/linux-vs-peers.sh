@@ -11,12 +11,14 @@
 # synchronised to the host clock (clock: sync=realtime) so in-guest MB/s are real-time figures for all three.
 # Bochs cannot end itself on the guest's power-off, so its run ends when the guest prints its power-off line.
 # Environment: EMU (emu command, default ./emu), BENCH_TIMEOUT (seconds per run, default 900), BENCH_LOGS (a folder
-# to keep each run's serial transcript in).
+# to keep each run's serial transcript in), BENCH_ROUNDS (default 1: with more, the peers take turns round after
+# round and the table shows each figure's median, followed by a table of their ranges).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${EMU_LINUX_CACHE:-$HOME/.cache/emu/linux}"
 emu="${EMU:-$root/emu}"
 limit="${BENCH_TIMEOUT:-900}"
+rounds="${BENCH_ROUNDS:-1}"
 peers=("$@")
 ((${#peers[@]})) || peers=(emu qemu bochs)
 
@@ -96,35 +98,67 @@ run() {
   echo "${ready:-n/a} $off" > "$work/$name.times"
 }
 
-for p in "${peers[@]}"; do
-  echo "running $p ..." >&2
-  run "$p"
-  [[ -n "${BENCH_LOGS:-}" ]] && mkdir -p "$BENCH_LOGS" && cp "$work/$p.txt" "$BENCH_LOGS/"
+# Rounds interleave the peers (emu, qemu, bochs, emu, ...) so a slow spell of the host hits all of them alike.
+for ((k = 1; k <= rounds; k++)); do
+  for p in "${peers[@]}"; do
+    echo "running $p (round $k of $rounds) ..." >&2
+    run "$p"
+    mv "$work/$p.txt" "$work/$p.$k.txt"
+    mv "$work/$p.times" "$work/$p.$k.times"
+    [[ -n "${BENCH_LOGS:-}" ]] && mkdir -p "$BENCH_LOGS" && cp "$work/$p.$k.txt" "$BENCH_LOGS/$p.$k.txt"
+  done
 done
 
-field() { # field NAME KEY -> number after "KEY: " in the transcript
+field() { # field RUN KEY -> number after "KEY: " in the run's transcript
   grep -a "^$2: " "$work/$1.txt" | head -1 | sed -E 's/^[^:]+: ([0-9.]+).*/\1/' || true
+}
+times() { # times RUN COLUMN -> seconds to the ready marker (1) or to power-off (2)
+  awk -v c="$2" '{ print $c }' "$work/$1.times"
+}
+median() { # numbers on stdin -> their median with one decimal (integers stay integers), or nothing
+  grep -E '^[0-9.]+$' | sort -g | awk '{ a[NR] = $1 } END {
+    if (NR == 0) exit
+    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+    if (m == int(m) && a[1] !~ /\./) printf "%d\n", m; else printf "%.1f\n", m }'
+}
+spread() { # numbers on stdin -> "min-max", or nothing
+  grep -E '^[0-9.]+$' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END {
+    if (NR == 0) exit
+    if (lo ~ /\./) printf "%.1f-%.1f\n", lo, hi; else printf "%d-%d\n", lo, hi }'
 }
 row() { # row LABEL VALUES...
   printf "| %-34s |" "$1"; shift
   for v in "$@"; do printf " %12s |" "${v:-n/a}"; done; echo
 }
-header=("measure")
-for p in "${peers[@]}"; do header+=("$p"); done
-row "${header[@]}"
-printf "|%s|" "------------------------------------"; for _ in "${peers[@]}"; do printf "%s|" "--------------"; done; echo
-ready=() off=() w=() r=() iops=() mode=() verify=()
+# cells HOW KIND [KEY]: one cell per peer, HOW (median or spread) over the rounds of KIND (time 1|2, or field KEY).
+cells() {
+  local how="$1" kind="$2" key="${3:-}" p k
+  for p in "${peers[@]}"; do
+    for ((k = 1; k <= rounds; k++)); do
+      if [[ "$kind" == time ]]; then times "$p.$k" "$key"; else field "$p.$k" "$key"; fi
+    done | "$how"
+  done
+}
+table() { # table HOW TITLE: the side-by-side table of HOW over the rounds, TITLE in its corner
+  local how="$1" header=("$2") p line
+  for p in "${peers[@]}"; do header+=("$p"); done
+  row "${header[@]}"
+  printf "|%s|" "------------------------------------"; for _ in "${peers[@]}"; do printf "%s|" "--------------"; done; echo
+  mapfile -t line < <(cells "$how" time 1); row "seconds to EMU-GUEST-READY" "${line[@]}"
+  mapfile -t line < <(cells "$how" time 2); row "seconds to power-off" "${line[@]}"
+  mapfile -t line < <(cells "$how" field seq-write); row "seq-write 64 MiB O_DIRECT (MB/s)" "${line[@]}"
+  mapfile -t line < <(cells "$how" field seq-read); row "seq-read 64 MiB O_DIRECT (MB/s)" "${line[@]}"
+  mapfile -t line < <(cells "$how" field rand-read-4k); row "rand-read 4 KiB (IOPS)" "${line[@]}"
+}
+if ((rounds > 1)); then table median "median of $rounds rounds"; else table median "measure"; fi
+mode=() verify=()
 for p in "${peers[@]}"; do
-  read -r t1 t2 < "$work/$p.times"
-  ready+=("$(printf '%.1f' "$t1" 2>/dev/null || echo n/a)"); off+=("$(printf '%.1f' "$t2" 2>/dev/null || echo n/a)")
-  w+=("$(field "$p" seq-write)"); r+=("$(field "$p" seq-read)"); iops+=("$(field "$p" rand-read-4k)")
-  mode+=("$(grep -a '^transfer-mode:' "$work/$p.txt" | head -1 | awk '{ print $4 }' || true)")
-  verify+=("$(grep -a '^verify:' "$work/$p.txt" | head -1 | awk '{ print $2 }' || true)")
+  mode+=("$(grep -ah '^transfer-mode:' "$work/$p".*.txt | awk '{ print $4 }' | sort -u | paste -sd/ || true)")
+  verify+=("$(grep -ah '^verify:' "$work/$p".*.txt | awk '{ print $2 }' | sort -u | paste -sd/ || true)")
 done
-row "seconds to EMU-GUEST-READY" "${ready[@]}"
-row "seconds to power-off" "${off[@]}"
-row "seq-write 64 MiB O_DIRECT (MB/s)" "${w[@]}"
-row "seq-read 64 MiB O_DIRECT (MB/s)" "${r[@]}"
-row "rand-read 4 KiB (IOPS)" "${iops[@]}"
 row "transfer mode" "${mode[@]}"
 row "write/read-back verify" "${verify[@]}"
+if ((rounds > 1)); then
+  echo
+  table spread "min-max of $rounds rounds"
+fi
