@@ -92,10 +92,17 @@ run() {
     fi
     sleep 0.05
   done
-  wait "$pid" 2>/dev/null || true
+  local status=0
+  wait "$pid" 2>/dev/null || status=$?
   [[ -z "$off" ]] && off=$(elapsed "$start" "$(now)")
   [[ -z "$ready" ]] && grep -q EMU-GUEST-READY "$out" && ready="$off"
-  echo "${ready:-n/a} $off" > "$work/$name.times"
+  # A run that never reached the guest's power-off (the emulator crashed or timed out) counts for nothing.
+  if ! grep -q 'emu-guest: powering off\|emu-guest: writing 0x00 to port 0xF4' "$out"; then
+    echo "$name: no power-off in the transcript (exit status $status); this run is left out" >&2
+    : > "$out"
+    ready="" off=""
+  fi
+  echo "${ready:-n/a} ${off:-n/a}" > "$work/$name.times"
 }
 
 # Rounds interleave the peers (emu, qemu, bochs, emu, ...) so a slow spell of the host hits all of them alike.
