@@ -102,11 +102,16 @@ public sealed class Pc : IDisposable
             {
                 TimeStampSource = () => (ulong)NowNs(),
             };
-            // Map changes happen inside port writes (PAM, A20) while the CPU runs: stop it after this
+            // Map changes happen inside port writes (PAM, A20, PCI BARs) while the CPU runs: stop it after this
             // instruction and re-sync before the next one.
-            _bus.Memory.MapChanged += () =>
+            _bus.Memory.MapChanged += (firstPage, pages) =>
             {
                 _mapDirty = true;
+                if (pages > 0)
+                {
+                    _remappedFirst = Math.Min(_remappedFirst, firstPage);
+                    _remappedEnd = Math.Max(_remappedEnd, firstPage + pages);
+                }
                 _cpu?.Stop();
             };
             _bus.Memory.RamWrittenByDevice += (address, length) => _cpu.InvalidateCode((uint)address, (uint)length);
@@ -218,12 +223,30 @@ public sealed class Pc : IDisposable
         if (_cpu != null)
         {
             _cpu.A20Enabled = mem.A20Enabled;
-            _cpu.FlushDecodeCache();
+            InvalidateRemappedCode();
         }
 
         // Whether the page's accesses of that kind reach its own RAM directly (not the bus: ROM, MMIO, shadowing).
         bool Direct(uint page, bool write) => mem.RamOffset(page, write) == page;
     }
+
+    /// <summary>Drops decoded code only where the bytes behind a page changed target (ROM, shadow RAM, a BAR moving):
+    /// Linux sizes every PCI BAR at boot, and dropping all decoded code each time cost tens of milliseconds.</summary>
+    private void InvalidateRemappedCode()
+    {
+        if (_remappedEnd <= _remappedFirst)
+            return;
+        ulong start = (ulong)_remappedFirst << 12, length = (ulong)(_remappedEnd - _remappedFirst) << 12;
+        if (length > uint.MaxValue)
+            _cpu.FlushDecodeCache();
+        else
+            _cpu.InvalidateCode((uint)start, (uint)length);
+        _remappedFirst = uint.MaxValue;
+        _remappedEnd = 0;
+    }
+
+    // Pages whose targets changed since the last sync ([first, end) in pages).
+    private uint _remappedFirst = uint.MaxValue, _remappedEnd;
 
     // Called from I/O threads: Stop only sets flags the CPU polls, so a racy call is harmless.
     private void Wake() => _cpu?.Stop();
@@ -248,6 +271,8 @@ public sealed class Pc : IDisposable
     internal void AfterStateLoad()
     {
         _clockBase = _bus.Clock.Now - (long)(_hostClock.Elapsed.TotalMilliseconds * 1_000_000);
+        // RAM was replaced wholesale: no decoded instruction can be trusted.
+        _cpu.FlushDecodeCache();
         SyncMemoryMap();
     }
 

@@ -99,10 +99,10 @@ public class MemoryAndClockTests
     public void A20MaskWrapsAndRaisesMapChanged()
     {
         var memory = new PhysicalMemory(4 << 20);
-        int changes = 0;
-        memory.MapChanged += () => changes++;
+        var changes = new List<(uint, uint)>();
+        memory.MapChanged += (first, pages) => changes.Add((first, pages));
         memory.A20Enabled = false;
-        Assert.Equal(1, changes);
+        Assert.Equal([(0u, 0u)], changes);   // no page changes target: only the CPU's address mask does
         Assert.Equal(~0x10_0000UL, memory.A20Mask);
         memory.Write8(0x10_0005, 9);
         Assert.Equal(9, memory.Ram[5]);
@@ -112,11 +112,31 @@ public class MemoryAndClockTests
     public void MapChangedOnlyWhenTheMapChanges()
     {
         var memory = new PhysicalMemory(2 << 20);
-        int changes = 0;
-        memory.MapChanged += () => changes++;
+        var changes = new List<(uint, uint)>();
+        memory.MapChanged += (first, pages) => changes.Add((first, pages));
         memory.SetShadow(0xC_0000, 0x4000, readRam: true, writeRam: true);
         memory.SetShadow(0xC_0000, 0x4000, readRam: true, writeRam: true);
-        Assert.Equal(1, changes);
+        Assert.Equal([(0xC0u, 4u)], changes);
+    }
+
+    [Fact]
+    public void MapChangedNamesThePagesWhoseTargetsChanged()
+    {
+        // Moving a BAR (as PCI sizing does) reports its old and new pages, so CPUs keep code decoded elsewhere.
+        var memory = new PhysicalMemory(2 << 20);
+        var changes = new List<(uint, uint)>();
+        memory.MapChanged += (first, pages) => changes.Add((first, pages));
+        var handler = new NullMmio();
+        memory.AddMmio(0xFEBF_0000, 0x2000, handler);
+        memory.RemoveMmio(handler);
+        memory.AddMmio(0xFEB0_0000, 0x1000, handler);
+        Assert.Equal([(0xFEBF0u, 2u), (0xFEBF0u, 2u), (0xFEB00u, 1u)], changes);
+    }
+
+    private sealed class NullMmio : IMmioHandler
+    {
+        public ulong Read(uint offset, int size) => 0;
+        public void Write(uint offset, int size, ulong value) { }
     }
 
     [Fact]

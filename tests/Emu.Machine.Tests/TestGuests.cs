@@ -21,13 +21,15 @@ public static class TestGuests
         }
     }
 
-    /// <summary>Assembles <c>roms/tests/<paramref name="source"/></c> with nasm and writes it at sector 0 of a new
-    /// <paramref name="format"/> image of <paramref name="size"/> bytes in <paramref name="dir"/>; returns the image's path.</summary>
-    public static string BootDisk(string dir, string source, string format = "qcow2", long size = 4 << 20)
+    /// <summary>Assembles <c>roms/tests/<paramref name="source"/></c> with nasm (with <paramref name="defines"/> as -D
+    /// options) and writes it at sector 0 of a new <paramref name="format"/> image of <paramref name="size"/> bytes in
+    /// <paramref name="dir"/>; returns the image's path.</summary>
+    public static string BootDisk(string dir, string source, string format = "qcow2", long size = 4 << 20, params string[] defines)
     {
         string disk = Path.Combine(dir, Path.ChangeExtension(source, format));
         string bin = disk + ".bin";
-        var nasm = Process.Start(new ProcessStartInfo("nasm", $"-f bin -o {bin} {Path.Combine(DemoGuestTests.ProjectRoot(), "roms", "tests", source)}")
+        string options = string.Concat(defines.Select(d => $"-D{d} "));
+        var nasm = Process.Start(new ProcessStartInfo("nasm", $"{options}-f bin -o {bin} {Path.Combine(DemoGuestTests.ProjectRoot(), "roms", "tests", source)}")
         {
             RedirectStandardError = true,
         })!;

@@ -61,8 +61,9 @@ public sealed class PhysicalMemory
     /// <summary>Bytes of RAM mapped from 4 GiB.</summary>
     public long HighRamSize { get; }
 
-    /// <summary>Raised when the page map changes (PAM, SMRAM, regions, A20), so CPU TLBs and code caches can flush.</summary>
-    public event Action? MapChanged;
+    /// <summary>Raised when the page map changes (PAM, SMRAM, regions, A20), so CPU TLBs and code caches can flush:
+    /// with the first page and the number of pages whose targets changed (none for A20, which changes no target).</summary>
+    public event Action<uint, uint>? MapChanged;
 
     /// <summary>Raised after a device wrote guest RAM by DMA (address, length), so decoded code can be invalidated.</summary>
     public event Action<ulong, int>? RamWrittenByDevice;
@@ -77,7 +78,7 @@ public sealed class PhysicalMemory
                 return;
             a20Enabled = value;
             A20Mask = value ? ~0UL : ~0x10_0000UL;
-            MapChanged?.Invoke();
+            MapChanged?.Invoke(0, 0);
         }
     }
 
@@ -320,7 +321,7 @@ public sealed class PhysicalMemory
     // Recomputes the targets of a page range; listeners hear about it only if a target actually changed.
     private void Rebuild(uint firstPage, uint count)
     {
-        bool changed = false;
+        uint firstChanged = uint.MaxValue, lastChanged = 0;
         for (uint page = firstPage; page < firstPage + count; page++)
         {
             ushort under = Underlying(page);
@@ -336,12 +337,16 @@ public sealed class PhysicalMemory
             {
                 read = write = TargetRam;
             }
-            changed |= readMap[page] != read || writeMap[page] != write;
+            if (readMap[page] != read || writeMap[page] != write)
+            {
+                firstChanged = Math.Min(firstChanged, page);
+                lastChanged = page;
+            }
             readMap[page] = read;
             writeMap[page] = write;
         }
-        if (changed)
-            MapChanged?.Invoke();
+        if (firstChanged != uint.MaxValue)
+            MapChanged?.Invoke(firstChanged, lastChanged - firstChanged + 1);
     }
 
     // What a page shows with shadowing off: the newest region covering it, else RAM outside the hole, else nothing.
