@@ -98,7 +98,8 @@ run() {
   [[ -z "$ready" ]] && grep -q EMU-GUEST-READY "$out" && ready="$off"
   # A run that never reached the guest's power-off (the emulator crashed or timed out) counts for nothing.
   if ! grep -q 'emu-guest: powering off\|emu-guest: writing 0x00 to port 0xF4' "$out"; then
-    echo "$name: no power-off in the transcript (exit status $status); this run is left out" >&2
+    echo "$name: no power-off in the transcript (exit status $status); this run is left out; its output ends:" >&2
+    tail -n 5 "$work/$name.stdout" | sed 's/^/    /' >&2
     : > "$out"
     ready="" off=""
   fi
