@@ -66,17 +66,6 @@ public sealed partial class Qcow2Driver
         }
     }
 
-    /// <summary>The allocating write path under the metadata lock.</summary>
-    private void WriteLocked(long offset, ReadOnlySpan<byte> data)
-    {
-        lock (_lock)
-        {
-            CheckWritable();
-            MarkDirtyIfLazy();
-            WriteInternal(offset, data);
-        }
-    }
-
     /// <summary>Reads with the data transfer outside the metadata lock where the range is plainly allocated.</summary>
     private void ReadParallel(long offset, Span<byte> buffer)
     {
@@ -111,7 +100,8 @@ public sealed partial class Qcow2Driver
             if (!TryBeginDirectWrite(offset, data.Length, out long host, out int run))
             {
                 // The allocating path for the whole rest: new clusters come out contiguous.
-                WriteLocked(offset, data);
+                lock (_lock)
+                    WriteInternal(offset, data);
                 return;
             }
             try
@@ -181,16 +171,8 @@ public sealed partial class Qcow2Driver
             int want = (int)Math.Min(total - done, int.MaxValue);
             if (!TryBeginDirectWrite(offset + done, want, out long host, out int run))
             {
-                byte[] rest = System.Buffers.ArrayPool<byte>.Shared.Rent(want);
-                try
-                {
-                    ScatterList.Gather(ScatterList.Slice(buffers, done, want), rest.AsSpan(0, want));
-                    WriteLocked(offset + done, rest.AsSpan(0, want));
-                }
-                finally
-                {
-                    System.Buffers.ArrayPool<byte>.Shared.Return(rest);
-                }
+                // The base gathers the rest once and writes it through the allocating path.
+                base.WriteVectored(offset + done, ScatterList.Slice(buffers, done, want));
                 return;
             }
             try
