@@ -6,7 +6,7 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 namespace Emu.Bench;
 
 /// <summary>Guest code on the x86 interpreter: a tight integer loop, memory copies through 4 KiB pages, and an
-/// in-guest LZ decompressor plus CRC-32; the MIPS column is guest instructions retired per second.</summary>
+/// in-guest LZ decompressor plus CRC-32, and kernel-style memory operands; the MIPS column is guest instructions retired per second.</summary>
 [Config(typeof(Config))]
 public class CpuBenchmarks
 {
@@ -20,7 +20,7 @@ public class CpuBenchmarks
         }
     }
 
-    CpuWorkload _tight = null!, _memcpy = null!, _mixed = null!;
+    CpuWorkload _tight = null!, _memcpy = null!, _mixed = null!, _memory = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -28,8 +28,9 @@ public class CpuBenchmarks
         _tight = CpuWorkloads.TightLoop();
         _memcpy = CpuWorkloads.PagedMemcpy();
         _mixed = CpuWorkloads.Mixed();
+        _memory = CpuWorkloads.MemoryOperands();
         // One checked run each: a wrong guest result fails the benchmark rather than timing garbage.
-        foreach (var w in new[] { _tight, _memcpy, _mixed })
+        foreach (var w in new[] { _tight, _memcpy, _mixed, _memory })
             Console.WriteLine($"// {w.Name}: {w.RunChecked()} guest instructions per run");
     }
 
@@ -44,4 +45,8 @@ public class CpuBenchmarks
     /// <summary>LZ decompression and CRC-32 in the guest.</summary>
     [Benchmark]
     public ulong Mixed() => _mixed.Run();
+
+    /// <summary>Read-modify-write and compare memory operands with paging on.</summary>
+    [Benchmark]
+    public ulong MemoryOperands() => _memory.Run();
 }

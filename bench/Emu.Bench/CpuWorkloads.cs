@@ -7,7 +7,7 @@ namespace Emu.Bench;
 public static class CpuWorkloads
 {
     /// <summary>The benchmark names, one per workload.</summary>
-    public static readonly string[] Names = [nameof(TightLoop), nameof(PagedMemcpy), nameof(Mixed)];
+    public static readonly string[] Names = [nameof(TightLoop), nameof(PagedMemcpy), nameof(Mixed), nameof(MemoryOperands)];
 
     /// <summary>Builds the workload named <paramref name="name"/>.</summary>
     public static CpuWorkload Create(string name) => name switch
@@ -15,6 +15,7 @@ public static class CpuWorkloads
         nameof(TightLoop) => TightLoop(),
         nameof(PagedMemcpy) => PagedMemcpy(),
         nameof(Mixed) => Mixed(),
+        nameof(MemoryOperands) => MemoryOperands(),
         _ => throw new ArgumentException($"no CPU workload named {name}", nameof(name)),
     };
 
@@ -44,6 +45,47 @@ public static class CpuWorkloads
             ea += c; ed ^= ea; eb -= ed; es += eb * 2; ea >>= 1;
         }
         return new CpuWorkload(nameof(TightLoop), m, ea ^ eb ^ ed ^ es);
+    }
+
+    /// <summary>Memory operands as kernel code uses them (counters, flag bytes, compares against fields) with paging
+    /// on: ADD m32 r32/imm, TEST and XOR m8 imm8, INC m32, CMP m32 r32, ADC, DEC, Jcc.</summary>
+    public static CpuWorkload MemoryOperands()
+    {
+        const uint Iterations = 2_000_000, Data = 0x300000;
+        var m = new GuestMachine(a =>
+        {
+            var top = a.CreateLabel();
+            var even = a.CreateLabel();
+            a.xor(eax, eax);
+            a.mov(ebx, Data);
+            a.mov(ecx, Iterations);
+            a.Label(ref top);
+            a.add(__dword_ptr[ebx], ecx);
+            a.add(__dword_ptr[ebx + 4], 3);
+            a.test(__byte_ptr[ebx + 8], 1);
+            a.jz(even);
+            a.inc(__dword_ptr[ebx + 12]);
+            a.Label(ref even);
+            a.xor(__byte_ptr[ebx + 8], 1);
+            a.cmp(__dword_ptr[ebx + 4], ecx);
+            a.adc(eax, 0);
+            a.dec(ecx);
+            a.jnz(top);
+            a.xor(eax, __dword_ptr[ebx]);
+            a.xor(eax, __dword_ptr[ebx + 4]);
+            a.xor(eax, __dword_ptr[ebx + 12]);
+            ReportEax(a);
+        });
+        uint sum = 0, counter = 0, flag = 0, odd = 0, carries = 0;
+        for (uint c = Iterations; c != 0; c--)
+        {
+            sum += c;
+            counter += 3;
+            if ((flag & 1) != 0) odd++;
+            flag ^= 1;
+            if (counter < c) carries++;
+        }
+        return new CpuWorkload(nameof(MemoryOperands), m, carries ^ sum ^ counter ^ odd);
     }
 
     /// <summary>Copies 2 MiB three times through 4 KiB pages, twice over: REP MOVSD into a region whose pages are mapped

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using Iced.Intel;
 
@@ -8,71 +9,15 @@ public sealed partial class Cpu
 {
     void AluBinary(ref Instruction i)
     {
-        if (i.Op0Kind == OpKind.Register && AluBinaryReg32(ref i)) return;
-        Mnemonic m = i.Mnemonic;
+        AluOp op = AluOpOf(i.Mnemonic);
         int size = OpSize(i);
-        bool writes = m != Mnemonic.Cmp && m != Mnemonic.Test;
+        bool writes = op is not (AluOp.Cmp or AluOp.Test);
         uint a = writes ? ReadOp0Rmw(i, size) : ReadOp0(i, size);
         if (_faulted) return;
         uint b = ReadOp1(i, size);
         if (_faulted) return;
-        uint mask = SizeMask(size);
-        uint r;
-        switch (m)
-        {
-            case Mnemonic.Add: r = a + b; SetLazy(LazyOp.Add, a, b, r, size); break;
-            case Mnemonic.Adc:
-                {
-                    uint c = CarryFlag();
-                    r = a + b + c; _lcin = c; SetLazy(LazyOp.Adc, a, b, r, size); break;
-                }
-            case Mnemonic.Sub: case Mnemonic.Cmp: r = a - b; SetLazy(LazyOp.Sub, a, b, r, size); break;
-            case Mnemonic.Sbb:
-                {
-                    uint c = CarryFlag();
-                    r = a - b - c; _lcin = c; SetLazy(LazyOp.Sbb, a, b, r, size); break;
-                }
-            case Mnemonic.And: case Mnemonic.Test: r = a & b; SetLazy(LazyOp.Logic, 0, 0, r, size); break;
-            case Mnemonic.Or: r = a | b; SetLazy(LazyOp.Logic, 0, 0, r, size); break;
-            default: r = a ^ b; SetLazy(LazyOp.Logic, 0, 0, r, size); break;
-        }
-        if (writes) WriteOp0Rmw(i, size, r & mask);
-    }
-
-    /// <summary>Fast path for 32-bit register destinations with a register or immediate source.</summary>
-    bool AluBinaryReg32(ref Instruction i)
-    {
-        uint d = (uint)(i.Op0Register - Register.EAX);
-        if (d >= 8) return false;
-        uint b;
-        switch (i.Op1Kind)
-        {
-            case OpKind.Register:
-                {
-                    uint s = (uint)(i.Op1Register - Register.EAX);
-                    if (s >= 8) return false;
-                    b = R[(int)s];
-                    break;
-                }
-            case OpKind.Immediate8to32: b = (uint)i.Immediate8to32; break;
-            case OpKind.Immediate32: b = i.Immediate32; break;
-            default: return false;
-        }
-        uint a = R[(int)d], r;
-        switch (i.Mnemonic)
-        {
-            case Mnemonic.Add: r = a + b; _lop = LazyOp.Add; break;
-            case Mnemonic.Sub: r = a - b; _lop = LazyOp.Sub; break;
-            case Mnemonic.Cmp: _lop = LazyOp.Sub; _la = a; _lb = b; _lres = a - b; _lsize = 4; return true;
-            case Mnemonic.Xor: r = a ^ b; _lop = LazyOp.Logic; break;
-            case Mnemonic.And: r = a & b; _lop = LazyOp.Logic; break;
-            case Mnemonic.Or: r = a | b; _lop = LazyOp.Logic; break;
-            case Mnemonic.Test: _lop = LazyOp.Logic; _lres = a & b; _lsize = 4; return true;
-            default: return false;
-        }
-        _la = a; _lb = b; _lres = r; _lsize = 4;
-        R[(int)d] = r;
-        return true;
+        uint r = AluResult(op, a, b, size);
+        if (writes) WriteOp0Rmw(i, size, r & SizeMask(size));
     }
 
     void IncDec(ref Instruction i, bool inc)
@@ -82,19 +27,35 @@ public sealed partial class Cpu
             uint d = (uint)(i.Op0Register - Register.EAX);
             if (d < 8)
             {
-                uint v = R[(int)d];
-                uint res = inc ? v + 1 : v - 1;
-                SetLazy(inc ? LazyOp.Inc : LazyOp.Dec, v, 1, res, 4);
-                R[(int)d] = res;
+                R[(int)d] = IncDecResult(R[(int)d], inc, 4);
                 return;
             }
         }
+        else if (TryIncDecRam32(ref i, inc))
+            return;
         int size = OpSize(i);
         uint a = ReadOp0Rmw(i, size);
         if (_faulted) return;
-        uint r = inc ? a + 1 : a - 1;
-        SetLazy(inc ? LazyOp.Inc : LazyOp.Dec, a, 1, r, size);
-        WriteOp0Rmw(i, size, r & SizeMask(size));
+        WriteOp0Rmw(i, size, IncDecResult(a, inc, size) & SizeMask(size));
+    }
+
+    /// <summary>INC/DEC of a dword in plain RAM, in place; false to take the full path.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    bool TryIncDecRam32(ref Instruction i, bool inc)
+    {
+        if (MemSize[(int)i.MemorySize] != 4) return false;
+        ref byte m = ref RamForRmw(MemSeg(i), EffAddr(i), 4);
+        if (Unsafe.IsNullRef(ref m)) return false;
+        Unsafe.WriteUnaligned(ref m, IncDecResult(Unsafe.ReadUnaligned<uint>(ref m), inc, 4));
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    uint IncDecResult(uint v, bool inc, int size)
+    {
+        uint r = inc ? v + 1 : v - 1;
+        SetLazy(inc ? LazyOp.Inc : LazyOp.Dec, v, 1, r, size);
+        return r;
     }
 
     void Neg(ref Instruction i)

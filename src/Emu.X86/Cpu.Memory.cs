@@ -28,13 +28,32 @@ public sealed partial class Cpu
     uint SegLinear(int seg, uint offset, int size, bool write)
     {
         ref Segment s = ref S[seg];
-        if (offset < s.Min || offset > s.Max || s.Max - offset < (uint)(size - 1) || !(write ? s.Writable : s.Readable))
+        if (!SegmentAllows(ref s, offset, size, write))
         {
             RaiseFault(seg == SS ? Vector.SS : Vector.GP, 0);
             return 0;
         }
         if (_dataBreakpoints) CheckDataBreakpoints(s.Base + offset, size, write);
         return s.Base + offset;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static bool SegmentAllows(ref Segment s, uint offset, int size, bool write) =>
+        offset >= s.Min && offset <= s.Max && s.Max - offset >= (uint)(size - 1) && (write ? s.Writable : s.Readable);
+
+    /// <summary>The RAM behind a read-modify-write of <paramref name="size"/> bytes at seg:offset when nothing can
+    /// fault, trap or need the bus (within one page the TLB maps to writable RAM); otherwise a null reference and
+    /// the caller takes the full path, which raises what the access deserves.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    ref byte RamForRmw(int seg, uint offset, int size)
+    {
+        ref Segment s = ref S[seg];
+        uint lin = s.Base + offset;
+        if (!SegmentAllows(ref s, offset, size, true) || _dataBreakpoints || (lin & 0xFFF) > 0x1000 - (uint)size
+            || !TryRamAccess(lin, true, _user, out uint phys))
+            return ref Unsafe.NullRef<byte>();
+        NoteWrite(phys, size);
+        return ref RamAt(phys);
     }
 
     // ---- physical ----

@@ -28,6 +28,29 @@ public unsafe class NativeDifferentialTests
         }
     }
 
+    /// <summary>The scratch memory operand: at RBX on the host, at EBX in the emulator.</summary>
+    static AssemblerMemoryOperand Scratch(Assembler a, int size)
+    {
+        var f = size == 4 ? __dword_ptr : size == 2 ? __word_ptr : __byte_ptr;
+        return a.Bitness == 64 ? f[rbx] : f[ebx];
+    }
+
+    /// <summary>Stores EAX to the scratch memory, runs OP there with CL/CX/ECX or the immediate, and loads it back.</summary>
+    static void MemOp(Assembler a, int size, string op, int? imm = null)
+    {
+        a.mov(Scratch(a, 4), eax);
+        object src = imm is int k ? k : size == 4 ? ecx : size == 2 ? cx : cl;
+        typeof(Assembler).GetMethod(op, [typeof(AssemblerMemoryOperand), src.GetType()])!.Invoke(a, [Scratch(a, size), src]);
+        a.mov(eax, Scratch(a, 4));
+    }
+
+    static void MemOp1(Assembler a, int size, string op)
+    {
+        a.mov(Scratch(a, 4), eax);
+        typeof(Assembler).GetMethod(op, [typeof(AssemblerMemoryOperand)])!.Invoke(a, [Scratch(a, size)]);
+        a.mov(eax, Scratch(a, 4));
+    }
+
     static void Op1(Assembler a, int size, string op)
     {
         switch (size)
@@ -139,6 +162,28 @@ public unsafe class NativeDifferentialTests
         ("xadd", (a, s) => { if (s == 4) a.xadd(eax, ecx); else if (s == 2) a.xadd(ax, cx); else a.xadd(al, cl); a.mov(edx, ecx); }, (_, _) => All, [1, 2, 4]),
         ("cmpxchg", (a, s) => { a.mov(edx, ecx); a.xor(edx, 0x10); if (s == 4) a.cmpxchg(ecx, edx); else if (s == 2) a.cmpxchg(cx, dx); else a.cmpxchg(cl, dl); a.mov(edx, ecx); }, (_, _) => All, [1, 2, 4]),
         ("div", (a, s) => { a.xor(edx, edx); a.or(ecx, 1); if (s == 4) a.div(ecx); else if (s == 2) a.div(cx); else { a.and(eax, 0x7F); a.div(cl); } }, (_, _) => 0, [1, 2, 4]),
+ // Memory destinations (read-modify-write in place when the page is RAM) and 8-bit compares run as decoded forms.
+        ("add-m", (a, s) => MemOp(a, s, "add"), (_, _) => All, [1, 2, 4]),
+        ("adc-m", (a, s) => MemOp(a, s, "adc"), (_, _) => All, [1, 2, 4]),
+        ("sub-m", (a, s) => MemOp(a, s, "sub"), (_, _) => All, [1, 2, 4]),
+        ("sbb-m", (a, s) => MemOp(a, s, "sbb"), (_, _) => All, [1, 2, 4]),
+        ("and-m", (a, s) => MemOp(a, s, "and"), (_, _) => NoAf, [1, 2, 4]),
+        ("or-m", (a, s) => MemOp(a, s, "or"), (_, _) => NoAf, [1, 2, 4]),
+        ("xor-m", (a, s) => MemOp(a, s, "xor"), (_, _) => NoAf, [1, 2, 4]),
+        ("cmp-m", (a, s) => MemOp(a, s, "cmp"), (_, _) => All, [1, 2, 4]),
+        ("test-m", (a, s) => MemOp(a, s, "test"), (_, _) => NoAf, [1, 2, 4]),
+        ("add-mi", (a, s) => MemOp(a, s, "add", -3), (_, _) => All, [1, 4]),
+        ("sub-mi", (a, s) => MemOp(a, s, "sub", 0x12345), (_, _) => All, [4]),
+        ("sbb-mi", (a, s) => MemOp(a, s, "sbb", 0x7F), (_, _) => All, [1, 4]),
+        ("and-mi", (a, s) => MemOp(a, s, "and", 0x5A), (_, _) => NoAf, [1, 4]),
+        ("or-mi", (a, s) => MemOp(a, s, "or", 0x81), (_, _) => NoAf, [1, 4]),
+        ("cmp-mi", (a, s) => MemOp(a, s, "cmp", 0x80), (_, _) => All, [1, 4]),
+        ("test-mi", (a, s) => MemOp(a, s, "test", 0x81), (_, _) => NoAf, [1, 4]),
+        ("inc-m", (a, s) => MemOp1(a, s, "inc"), (_, _) => All, [1, 4]),
+        ("dec-m", (a, s) => MemOp1(a, s, "dec"), (_, _) => All, [1, 4]),
+        ("mov-mi", (a, _) => { a.mov(Scratch(a, 4), eax); a.mov(Scratch(a, 1), 0xA5); a.mov(eax, Scratch(a, 4)); }, (_, _) => All, [1]),
+        ("cmp-ri", (a, _) => a.cmp(al, 0x80), (_, _) => All, [1]),
+        ("test-ri", (a, _) => a.test(cl, 0x81), (_, _) => NoAf, [1]),
         ("idiv", (a, s) => { a.or(ecx, 3); a.and(eax, 0x3FFFFFFF); if (s == 4) { a.cdq(); a.idiv(ecx); } else if (s == 2) { a.and(eax, 0x3FFF); a.cwd(); a.idiv(cx); } else { a.and(eax, 0x1F); a.cbw(); a.idiv(cl); } }, (_, _) => 0, [1, 2, 4]),
     };
 
@@ -158,7 +203,7 @@ public unsafe class NativeDifferentialTests
         m.Cpu.SetSegmentReal(SegReg.CS, 0);
         int compared = 0;
         var failures = new List<string>();
-        ulong* buf = stackalloc ulong[6];
+        ulong* buf = stackalloc ulong[8];   // the last two are the memory operand's scratch
         foreach (var (name, emit, defined, sizes) in Ops)
             foreach (int size in sizes)
             {
@@ -166,6 +211,7 @@ public unsafe class NativeDifferentialTests
                 byte[] native = TestMachine.Assemble(64, (ulong)mem, a =>
                 {
                     a.push(rbx);                      // callee-saved in the host ABI; the ops may use it
+                    a.lea(rbx, __[rdi + 48]);
                     a.mov(rax, __qword_ptr[rdi]);
                     a.mov(rcx, __qword_ptr[rdi + 8]);
                     a.push(__qword_ptr[rdi + 16]);
@@ -192,7 +238,7 @@ public unsafe class NativeDifferentialTests
                     uint nres = (uint)buf[3], nflags = (uint)buf[4], nedx = (uint)buf[5];
 
                     m.ExitCode = null;
-                    m.Cpu.Eax = x; m.Cpu.Ecx = y; m.Cpu.Edx = 0;
+                    m.Cpu.Eax = x; m.Cpu.Ecx = y; m.Cpu.Edx = 0; m.Cpu.Ebx = 0x9000;
                     m.Cpu.Eflags = fin;
                     m.Cpu.Eip = TestMachine.CodeBase;
                     m.Run(200);
