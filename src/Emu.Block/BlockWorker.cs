@@ -4,12 +4,13 @@ namespace Emu.Block;
 
 /// <summary>One device's I/O thread: runs submitted requests in order and, after the last one, keeps polling
 /// briefly for the next before it sleeps.</summary>
-/// <remarks>A guest submits its next request a few tens of microseconds after a completion. Waking a sleeping
-/// thread costs far more than that on a virtual host (the thread pool's pickup measured ~220 µs), so polling
-/// across that gap is what keeps back-to-back requests fast; the poll ends after half a millisecond.</remarks>
+/// <remarks>A guest submits its next request tens of microseconds after a completion for small transfers, and
+/// about a millisecond after it for 512 KiB DMA transfers (the guest kernel's work per request). Waking a sleeping
+/// thread costs ~100 µs or more on a virtual host (the thread pool's pickup measured ~220 µs), so polling across
+/// that gap is what keeps back-to-back requests fast; the poll ends after 2.5 ms.</remarks>
 sealed class BlockWorker : IDisposable
 {
-    static readonly long PollTicks = Stopwatch.Frequency / 2000;   // 0.5 ms
+    static readonly long PollTicks = Stopwatch.Frequency * 5 / 2000;   // 2.5 ms
 
     readonly Queue<Action> _queue = new();
     readonly SemaphoreSlim _wake = new(0);
