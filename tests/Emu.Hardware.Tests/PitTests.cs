@@ -49,6 +49,83 @@ public class PitTests
         Assert.InRange(interrupts, 99, 100);
     }
 
+    /// <summary>Takes and ends every IRQ0 the PIC has for the CPU now; returns how many there were.</summary>
+    private int TakeIrq0s()
+    {
+        int taken = 0;
+        while (pic.HasInterrupt && taken < 10_000)
+        {
+            Assert.Equal(0x08, pic.Acknowledge());
+            bus.Io.Out8(0x20, 0x20);
+            taken++;
+        }
+        return taken;
+    }
+
+    [Fact]
+    public void TicksThatFallWhileIrq0WaitsAreDeliveredOneByOneAsTheCpuTakesThem()
+    {
+        Program(0, 2, 1193); // ~1000 Hz
+        // The CPU takes nothing for 20 periods (interrupts off, or the emulator's thread held up): the PIC can hold
+        // only one request (the edge of programming mode 2), the 20 ticks come as the CPU takes IRQ0, each after
+        // the last one's EOI.
+        bus.Clock.AdvanceTo(TicksToNs(1193 * 20) + 1000);
+        Assert.Equal(21, TakeIrq0s());
+        // Caught up: the next tick comes with the next period, not before.
+        bus.Clock.Advance(TicksToNs(1193) / 2);
+        Assert.Equal(0, TakeIrq0s());
+        bus.Clock.Advance(TicksToNs(1193));
+        Assert.Equal(1, TakeIrq0s());
+    }
+
+    [Fact]
+    public void ReprogrammingChannel0DropsTicksItsOldRateLost()
+    {
+        Program(0, 2, 1193);
+        bus.Clock.AdvanceTo(TicksToNs(1193 * 20) + 1000);
+        Assert.Equal(0x08, pic.Acknowledge());
+        bus.Io.Out8(0x20, 0x20);
+        // Latching the count (a clock read) keeps them; a new mode or count drops them.
+        LatchAndRead(0);
+        Assert.True(pic.HasInterrupt);
+        Program(0, 2, 11932);
+        Assert.Equal(1, TakeIrq0s());   // the request already in the PIC stays
+        Assert.Equal(0, TakeIrq0s());
+    }
+
+    [Fact]
+    public void AtMostASecondOfLostTicksIsKept()
+    {
+        Program(0, 2, 11932); // ~100 Hz
+        bus.Clock.AdvanceTo(5_000_000_000);   // five seconds without the CPU taking IRQ0
+        Assert.InRange(TakeIrq0s(), 100, 101);   // the request in the PIC and a second's worth of ticks
+    }
+
+    [Fact]
+    public void LostTicksSurviveSaveAndLoad()
+    {
+        Program(0, 2, 1193);
+        bus.Clock.AdvanceTo(TicksToNs(1193 * 5) + 1000);
+        Assert.Equal(0x08, pic.Acknowledge());
+        bus.Io.Out8(0x20, 0x20);
+        var saved = new MemoryStream();
+        bus.SaveState(new BinaryWriter(saved));
+
+        var other = new Bus(1 << 20);
+        var otherPic = new Pic8259(other);
+        _ = new Pit8254(other);
+        saved.Position = 0;
+        other.LoadState(new BinaryReader(saved));
+        int taken = 0;
+        while (otherPic.HasInterrupt && taken < 100)
+        {
+            otherPic.Acknowledge();
+            other.Io.Out8(0x20, 0x20);
+            taken++;
+        }
+        Assert.Equal(5, taken);   // the request in the PIC and the 4 lost ticks
+    }
+
     [Fact]
     public void CounterDecrementsWithVirtualTime()
     {

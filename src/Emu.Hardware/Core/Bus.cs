@@ -74,6 +74,12 @@ public sealed class Bus
             sink.SetIrq(irq, level);
     }
 
+    /// <summary>Raised by the interrupt controller when the CPU takes IRQ <c>irq</c> (0-15) from it.</summary>
+    public event Action<int>? IrqAcknowledged;
+
+    /// <summary>The interrupt controller reports that the CPU took IRQ <paramref name="irq"/>.</summary>
+    public void NotifyIrqAcknowledged(int irq) => IrqAcknowledged?.Invoke(irq);
+
     /// <summary>Current level of ISA IRQ line <paramref name="irq"/>.</summary>
     public bool IrqLevel(int irq) => irqLevels[irq];
 

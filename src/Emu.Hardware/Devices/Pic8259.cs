@@ -6,10 +6,12 @@ public sealed class Pic8259 : IDevice, IIoHandler, IIrqSink, IInterruptControlle
     // IRQ0-2 on the master and IRQ8 (RTC) and IRQ13 (FPU) on the slave are always edge on the PIIX.
     private readonly Chip master = new(isMaster: true, elcrMask: 0xF8);
     private readonly Chip slave = new(isMaster: false, elcrMask: 0xDE);
+    private readonly Bus bus;
 
     /// <summary>Creates the pair, claims its ports and becomes the bus's interrupt controller.</summary>
     public Pic8259(Bus bus)
     {
+        this.bus = bus;
         bus.Io.Register(0x20, 2, this);
         bus.Io.Register(0xA0, 2, this);
         bus.Io.Register(0x4D0, 2, this);
@@ -47,7 +49,7 @@ public sealed class Pic8259 : IDevice, IIoHandler, IIrqSink, IInterruptControlle
     public int Acknowledge()
     {
         int irq = master.Pending();
-        int vector;
+        int vector, taken = -1;
         if (irq < 0)
         {
             // The request went away before INTA: the 8259 answers with IRQ7 without setting ISR.
@@ -65,14 +67,18 @@ public sealed class Pic8259 : IDevice, IIoHandler, IIrqSink, IInterruptControlle
                 {
                     slave.Acknowledge(slaveIrq);
                     vector = slave.VectorBase + slaveIrq;
+                    taken = 8 + slaveIrq;
                 }
             }
             else
             {
                 vector = master.VectorBase + irq;
+                taken = irq;
             }
         }
         Update();
+        if (taken >= 0)
+            bus.NotifyIrqAcknowledged(taken);
         return vector;
     }
 
@@ -90,6 +96,9 @@ public sealed class Pic8259 : IDevice, IIoHandler, IIrqSink, IInterruptControlle
             if (chip == slave)
                 master.ClearCascade();
             Update();
+            // A poll read takes the request as INTA would (IRQ2 on the master only reports the cascade).
+            if ((value & 0x80) != 0 && (chip == slave || (value & 7) != 2))
+                bus.NotifyIrqAcknowledged((chip == slave ? 8 : 0) + (int)(value & 7));
         }
         else
             value = chip.ReadRegister(port & 1);

@@ -3,7 +3,10 @@ namespace Emu.Hardware;
 /// <summary>The 8254 interval timer at 0x40-0x43 (channel 0 on IRQ0) and port 0x61 (channel 2 gate, speaker, refresh).</summary>
 /// <remarks>Counters are not stepped: each channel derives its count and output from the virtual clock and the
 /// time its count was loaded, and channel 0 schedules a timer only for its next output transition.
-/// As in QEMU, a low gate does not pause counting in modes 0 and 4 (only channel 2 has a gate, and guests keep it high).</remarks>
+/// As in QEMU, a low gate does not pause counting in modes 0 and 4 (only channel 2 has a gate, and guests keep it high).
+/// Periodic ticks that fall while the previous IRQ0 is still waiting for the CPU would merge into one request and be
+/// lost (the guest runs slower than real hardware, so its interrupts-off stretches last longer in real time); they are
+/// counted and delivered one by one as the CPU takes IRQ0, as KVM's PIT does, so a guest counting ticks keeps time.</remarks>
 public sealed class Pit8254 : IDevice, IIoHandler
 {
     /// <summary>Input clock of every channel, in Hz.</summary>
@@ -16,6 +19,8 @@ public sealed class Pit8254 : IDevice, IIoHandler
     private readonly TimerEvent irqTimer;
     private bool speakerData;
     private byte port61Extra; // bits 2-3 (parity/IO check enables) are stored only
+    private bool irq0Waiting;  // IRQ0 was raised and the CPU has not taken it yet
+    private int lostTicks;     // periodic ticks that fell while irq0Waiting, still to deliver
 
     /// <summary>Creates the PIT, claims its ports and attaches to the bus.</summary>
     public Pit8254(Bus bus)
@@ -23,6 +28,7 @@ public sealed class Pit8254 : IDevice, IIoHandler
         this.bus = bus;
         channels = [new Channel(), new Channel(), new Channel()];
         irqTimer = bus.Clock.CreateTimer(OnIrqTimer);
+        bus.IrqAcknowledged += OnIrqAcknowledged;
         bus.Io.Register(0x40, 4, this);
         bus.Io.Register(0x61, 1, this);
         bus.AddDevice(this);
@@ -67,6 +73,9 @@ public sealed class Pit8254 : IDevice, IIoHandler
             port61Extra = (byte)(data & 0x0C);
             return;
         }
+        // Reprogramming channel 0 (not latching it) starts its ticks afresh.
+        if (port == 0x40 || (port == 0x43 && data >> 6 == 0 && (data & 0x30) != 0))
+            lostTicks = 0;
         if (port == 0x43)
             WriteControl(data, now);
         else
@@ -102,7 +111,16 @@ public sealed class Pit8254 : IDevice, IIoHandler
     {
         long now = bus.Clock.Now;
         var ch0 = channels[0];
-        bus.SetIrq(0, ch0.Output(now));
+        bool output = ch0.Output(now);
+        if (output && !bus.IrqLevel(0))
+        {
+            // At most a second of ticks is kept: a guest that leaves interrupts off longer loses the rest, as on
+            // real hardware, instead of getting a flood (the BIOS's 18.2 Hz ticks run on through boot loaders).
+            if (irq0Waiting && ch0.Periodic)
+                lostTicks = (int)Math.Min(lostTicks + 1, Math.Max(1, Frequency / ch0.PeriodTicks));
+            irq0Waiting = true;
+        }
+        bus.SetIrq(0, output);
         long next = ch0.NextTransition(now);
         if (next < 0)
             irqTimer.Cancel();
@@ -112,6 +130,21 @@ public sealed class Pit8254 : IDevice, IIoHandler
 
     private void OnIrqTimer() => UpdateIrq0();
 
+    // The CPU took IRQ0: deliver one lost tick as a fresh edge, after which the line follows the counter again.
+    private void OnIrqAcknowledged(int irq)
+    {
+        if (irq != 0)
+            return;
+        irq0Waiting = false;
+        if (lostTicks == 0)
+            return;
+        lostTicks--;
+        irq0Waiting = true;
+        bus.SetIrq(0, false);
+        bus.SetIrq(0, true);
+        bus.SetIrq(0, channels[0].Output(bus.Clock.Now));
+    }
+
     public void Reset()
     {
         foreach (var channel in channels)
@@ -119,6 +152,8 @@ public sealed class Pit8254 : IDevice, IIoHandler
         channels[0].Gate = channels[1].Gate = true;
         speakerData = false;
         port61Extra = 0;
+        irq0Waiting = false;
+        lostTicks = 0;
         irqTimer.Cancel();
         bus.SetIrq(0, false);
     }
@@ -130,6 +165,8 @@ public sealed class Pit8254 : IDevice, IIoHandler
         writer.Write(speakerData);
         writer.Write(port61Extra);
         irqTimer.Save(writer);
+        writer.Write(irq0Waiting);
+        writer.Write(lostTicks);
     }
 
     public void Load(BinaryReader reader)
@@ -139,6 +176,10 @@ public sealed class Pit8254 : IDevice, IIoHandler
         speakerData = reader.ReadBoolean();
         port61Extra = reader.ReadByte();
         irqTimer.Load(reader);
+        // States saved before lost ticks were tracked end here.
+        bool more = reader.BaseStream.Position < reader.BaseStream.Length;
+        irq0Waiting = more && reader.ReadBoolean();
+        lostTicks = more ? Math.Clamp(reader.ReadInt32(), 0, (int)Frequency) : 0;
     }
 
     /// <summary>One counter: its programming, latches and the time its count was loaded.</summary>
@@ -158,6 +199,12 @@ public sealed class Pit8254 : IDevice, IIoHandler
         private bool latchedReadHigh;
         private int latchedStatus = -1;
         public bool Gate;
+
+        /// <summary>Counting in a mode whose output repeats every period (2 and 3).</summary>
+        public bool Periodic => counting && mode is 2 or 3;
+
+        /// <summary>Input clock ticks per period of a periodic mode.</summary>
+        public int PeriodTicks => count;
 
         public void Reset()
         {
