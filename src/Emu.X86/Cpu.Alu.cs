@@ -44,7 +44,7 @@ public sealed partial class Cpu
     bool TryIncDecRam32(ref Instruction i, bool inc)
     {
         if (MemSize[(int)i.MemorySize] != 4) return false;
-        ref byte m = ref RamForRmw(MemSeg(i), EffAddr(i), 4);
+        ref byte m = ref FastRam(MemSeg(i), EffAddr(i), 4, true);
         if (Unsafe.IsNullRef(ref m)) return false;
         Unsafe.WriteUnaligned(ref m, IncDecResult(Unsafe.ReadUnaligned<uint>(ref m), inc, 4));
         return true;

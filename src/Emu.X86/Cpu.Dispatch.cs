@@ -398,7 +398,7 @@ public sealed partial class Cpu
     void AluMemory(in OpForm f, ref Instruction i)
     {
         int size = f.Kind == Form.AluMI8 ? 1 : 4;
-        ref byte m = ref RamForRmw(f.Seg, EffAddr(i), size);
+        ref byte m = ref FastRam(f.Seg, EffAddr(i), size, true);
         if (Unsafe.IsNullRef(ref m)) { AluBinary(ref i); return; }
         if (size == 1)
             m = (byte)AluResult(f.Alu, m, f.Imm, 1);

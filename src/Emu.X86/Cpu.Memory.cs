@@ -28,7 +28,7 @@ public sealed partial class Cpu
     uint SegLinear(int seg, uint offset, int size, bool write)
     {
         ref Segment s = ref S[seg];
-        if (!SegmentAllows(ref s, offset, size, write))
+        if (offset < s.Min || offset > s.Max || s.Max - offset < (uint)(size - 1) || !(write ? s.Writable : s.Readable))
         {
             RaiseFault(seg == SS ? Vector.SS : Vector.GP, 0);
             return 0;
@@ -37,22 +37,23 @@ public sealed partial class Cpu
         return s.Base + offset;
     }
 
+    /// <summary>The RAM behind a data access of <paramref name="size"/> bytes at seg:offset when nothing can fault,
+    /// trap or need the bus (a window from offset 0, within one page the TLB maps to RAM with the rights needed, no
+    /// data breakpoints); otherwise a null reference and the caller takes the full path, which raises what the
+    /// access deserves. A write is noted for the decode cache here, so the caller must then make it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static bool SegmentAllows(ref Segment s, uint offset, int size, bool write) =>
-        offset >= s.Min && offset <= s.Max && s.Max - offset >= (uint)(size - 1) && (write ? s.Writable : s.Readable);
-
-    /// <summary>The RAM behind a read-modify-write of <paramref name="size"/> bytes at seg:offset when nothing can
-    /// fault, trap or need the bus (within one page the TLB maps to writable RAM); otherwise a null reference and
-    /// the caller takes the full path, which raises what the access deserves.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    ref byte RamForRmw(int seg, uint offset, int size)
+    ref byte FastRam(int seg, uint offset, int size, bool write)
     {
         ref Segment s = ref S[seg];
         uint lin = s.Base + offset;
-        if (!SegmentAllows(ref s, offset, size, true) || _dataBreakpoints || (lin & 0xFFF) > 0x1000 - (uint)size
-            || !TryRamAccess(lin, true, _user, out uint phys))
+        ref TlbEntry e = ref _tlb[(lin >> 12) & TlbMask];
+        int need = write ? (_user ? TlbUserWrite | TlbDirty | TlbRamWrite : TlbSupWrite | TlbDirty | TlbRamWrite)
+            : (_user ? TlbUserRead | TlbRamRead : TlbRamRead);
+        if ((ulong)offset + (uint)size > (write ? s.WriteEnd : s.ReadEnd) || (lin & 0xFFF) > 0x1000 - (uint)size
+            || e.Tag != ((lin & ~0xFFFu) | 1) || (e.Rights & need) != need || _dataBreakpoints)
             return ref Unsafe.NullRef<byte>();
-        NoteWrite(phys, size);
+        uint phys = e.Phys | (lin & 0xFFF);
+        if (write) NoteWrite(phys, size);
         return ref RamAt(phys);
     }
 
@@ -196,6 +197,8 @@ public sealed partial class Cpu
 
     internal byte ReadMem8(int seg, uint offset)
     {
+        ref byte m = ref FastRam(seg, offset, 1, false);
+        if (!Unsafe.IsNullRef(ref m)) return m;
         uint lin = SegLinear(seg, offset, 1, false);
         return _faulted ? (byte)0 : ReadLin8(lin, _user);
     }
@@ -208,12 +211,20 @@ public sealed partial class Cpu
 
     internal uint ReadMem32(int seg, uint offset)
     {
+        ref byte m = ref FastRam(seg, offset, 4, false);
+        if (!Unsafe.IsNullRef(ref m)) return Unsafe.ReadUnaligned<uint>(ref m);
         uint lin = SegLinear(seg, offset, 4, false);
         return _faulted ? 0 : ReadLin32(lin, _user);
     }
 
     internal void WriteMem32(int seg, uint offset, uint value)
     {
+        ref byte m = ref FastRam(seg, offset, 4, true);
+        if (!Unsafe.IsNullRef(ref m))
+        {
+            Unsafe.WriteUnaligned(ref m, value);
+            return;
+        }
         uint lin = SegLinear(seg, offset, 4, true);
         if (!_faulted) WriteLin32(lin, value, _user);
     }

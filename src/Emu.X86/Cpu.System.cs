@@ -69,7 +69,7 @@ public sealed partial class Cpu
             {
                 // Caches keep their contents across the switch; only the access rights are re-derived.
                 if (!pm) S[s].Refresh(false);
-                else { S[s].Readable = S[s].Writable = true; }
+                else S[s].AllowReadWrite();
             }
             if (!pm) _cpl = 0;
         }

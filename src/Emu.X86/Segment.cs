@@ -15,6 +15,9 @@ public struct Segment
     // Precomputed access window and rights so every memory access does one range check.
     internal uint Min, Max;
     internal bool Readable, Writable;
+    // Exclusive ends of the offsets a read or write may reach with no check but this one (0: take the full check);
+    // only windows starting at offset 0 have one.
+    internal ulong ReadEnd, WriteEnd;
 
     /// <summary>The D/B bit: 32-bit default operand size (CS) or stack pointer size (SS).</summary>
     public readonly bool Big => (Attributes & 0x4000) != 0;
@@ -34,6 +37,7 @@ public struct Segment
         if (!usable)
         {
             Min = 1; Max = 0; Readable = Writable = false;
+            SetFastWindows();
             return;
         }
         if (data && (Attributes & 4) != 0)
@@ -47,9 +51,24 @@ public struct Segment
             Min = 0;
             Max = Limit;
         }
-        if (!protectedMode) { Readable = Writable = true; return; }
+        if (!protectedMode) { Readable = Writable = true; SetFastWindows(); return; }
         Readable = data || (Attributes & 2) != 0;
         Writable = data && (Attributes & 2) != 0;
+        SetFastWindows();
+    }
+
+    /// <summary>Entering protected mode keeps the cached window but allows reads and writes until a reload.</summary>
+    internal void AllowReadWrite()
+    {
+        Readable = Writable = true;
+        SetFastWindows();
+    }
+
+    private void SetFastWindows()
+    {
+        ulong end = Min == 0 ? (ulong)Max + 1 : 0;
+        ReadEnd = Readable ? end : 0;
+        WriteEnd = Writable ? end : 0;
     }
 
     /// <summary>Loads the cache the real-mode / v8086 way: base = selector * 16.</summary>

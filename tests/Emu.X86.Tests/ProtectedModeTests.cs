@@ -57,6 +57,28 @@ public class ProtectedModeTests
     }
 
     [Fact]
+    public void WriteThroughReadOnlyDataSegmentRaisesGp()
+    {
+        // A flat read-only segment: reads (which also bring the page into the TLB) work, the write faults and
+        // changes nothing, however the page is mapped.
+        var m = ProtectedMode.Boot(a =>
+        {
+            a.mov(ax, 0x38);
+            a.mov(ds, ax);
+            a.mov(eax, __dword_ptr[0x9000]);
+            a.add(eax, __dword_ptr[0x9000]);
+            a.mov(__dword_ptr[0x9004], eax);
+            a.hlt();
+        }, setup: m =>
+        {
+            ProtectedMode.SetGdt(m, 7, ProtectedMode.Seg(0, 0xFFFFF, 0x90, 0xC));
+            m.Load(0x9000, [0x21, 0x43, 0x65, 0x07, 0x5A, 0x5A, 0x5A, 0x5A]);
+        });
+        Assert.Equal(0x80 | 13, m.ExitCode);
+        Assert.Equal(0x5A5A5A5Au, m.Dword(0x9004));
+    }
+
+    [Fact]
     public void UndefinedOpcodeInProtectedModeUsesIdt()
     {
         var m = ProtectedMode.Boot(a => { a.nop(); a.ud2(); });
