@@ -28,7 +28,7 @@ enum Form : byte
     PopR32,
     Jcc,
     IncDec,
-    MovzxRR,      // MOVZX r32, r16/r8 (B: the source's Iced register number relative to AL)
+    MovzxRR,      // MOVZX r32, r8/r16 (B: AL = 0 .. BH = 7, or 8 + AX = 0 .. DI = 7)
     ShiftRI32,    // SHL/SHR/SAR/ROL/ROR r32, imm8 with a non-zero masked count (Imm)
     ImulRR32,     // IMUL r32, r32 and IMUL r32, r32, imm
     CmovR32,      // CMOVcc r32, r32 (A: condition, B: source, Seg: destination)
@@ -150,10 +150,11 @@ public sealed partial class Cpu
             case Mnemonic.Movzx:
                 if (r0 && m1 && msize == 1) f.Kind = Form.MovzxRM8;
                 else if (r0 && m1 && msize == 2) f.Kind = Form.MovzxRM16;
-                else if (r0 && i.Op1Kind == OpKind.Register && (uint)(i.Op1Register - Register.AL) < 16)
+                else if (r0 && i.Op1Kind == OpKind.Register && (IsR8(i.Op1Register) || IsR16(i.Op1Register)))
                 {
+                    // Iced numbers SPL..R15L between BH and AX, so the 16-bit registers need their own offset.
                     f.Kind = Form.MovzxRR;
-                    f.B = (byte)(i.Op1Register - Register.AL);
+                    f.B = (byte)(IsR8(i.Op1Register) ? i.Op1Register - Register.AL : 8 + (i.Op1Register - Register.AX));
                 }
                 break;
             case Mnemonic.Shl:

@@ -10,14 +10,7 @@ public class SerialConsoleTests
     public void GuestEchoesWhatTheHostTypes() => TestGuests.InTempDir("emu-serial-", dir =>
     {
         string disk = TestGuests.BootDisk(dir, "serial-echo.asm");
-        var screen = new MemoryStream();
-        int status;
-        using (var pc = new Pc(new MachineConfig { Disks = [new DiskConfig { Path = disk }], Serial = "stdio", Timeout = 60 }, screen))
-        {
-            pc.AttachSerialInput(new MemoryStream(Encoding.ASCII.GetBytes("hello, serial 42\n")));
-            status = pc.Run();
-        }
-        string output = Encoding.ASCII.GetString(screen.ToArray());
+        var (status, output) = TestGuests.RunWithSerial(disk, new MemoryStream(Encoding.ASCII.GetBytes("hello, serial 42\n")));
         Assert.Equal(33, status);
         Assert.EndsWith("HELLO, SERIAL 42\n", output);
     });

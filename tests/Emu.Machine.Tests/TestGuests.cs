@@ -44,4 +44,19 @@ public static class TestGuests
             d.Write(0, File.ReadAllBytes(bin));
         return disk;
     }
+
+    /// <summary>Boots <paramref name="disk"/> with COM1 on a buffer (and <paramref name="input"/>, if any, as what the
+    /// host types) until the guest ends the run; returns the exit status and everything the guest wrote to COM1.</summary>
+    public static (int Status, string Serial) RunWithSerial(string disk, Stream? input = null)
+    {
+        var serial = new MemoryStream();
+        int status;
+        using (var pc = new Pc(new MachineConfig { Disks = [new DiskConfig { Path = disk }], Serial = "stdio", Timeout = 60 }, serial))
+        {
+            if (input != null)
+                pc.AttachSerialInput(input);
+            status = pc.Run();
+        }
+        return (status, System.Text.Encoding.ASCII.GetString(serial.ToArray()));
+    }
 }

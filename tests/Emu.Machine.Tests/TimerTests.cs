@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 
 namespace Emu.Machine.Tests;
 
@@ -12,12 +11,7 @@ public class TimerTests
         // 20000 latched reads take ~220k guest instructions: a clock that only moved between the machine's
         // slices of 50k instructions changed the count a handful of times; the PIT's 1.19 MHz changes it on
         // nearly every read at any speed the emulator runs.
-        string disk = TestGuests.BootDisk(dir, "pit-live.asm");
-        var screen = new MemoryStream();
-        int status;
-        using (var pc = new Pc(new MachineConfig { Disks = [new DiskConfig { Path = disk }], Serial = "stdio", Timeout = 60 }, screen))
-            status = pc.Run();
-        string output = Encoding.ASCII.GetString(screen.ToArray());
+        var (status, output) = TestGuests.RunWithSerial(TestGuests.BootDisk(dir, "pit-live.asm"));
         Assert.Equal(33, status);
         int changes = int.Parse(output.Trim()[^4..], NumberStyles.HexNumber);
         Assert.InRange(changes, 1000, 20000);
