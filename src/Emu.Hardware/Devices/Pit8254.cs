@@ -73,9 +73,15 @@ public sealed class Pit8254 : IDevice, IIoHandler
             port61Extra = (byte)(data & 0x0C);
             return;
         }
-        // Reprogramming channel 0 (not latching it) starts its ticks afresh.
-        if (port == 0x40 || (port == 0x43 && data >> 6 == 0 && (data & 0x30) != 0))
+        // Reprogramming channel 0 (not latching it) drops the ticks of its old rate; a new mode also forgets a
+        // request left from before (the PIC may have been reinitialised since), so it cannot make ticks count as lost.
+        if (port == 0x40)
             lostTicks = 0;
+        else if (port == 0x43 && data >> 6 == 0 && (data & 0x30) != 0)
+        {
+            lostTicks = 0;
+            irq0Waiting = false;
+        }
         if (port == 0x43)
             WriteControl(data, now);
         else
