@@ -49,11 +49,12 @@ public class PitTests
         Assert.InRange(interrupts, 99, 100);
     }
 
-    /// <summary>Takes and ends every IRQ0 the PIC has for the CPU now; returns how many there were.</summary>
-    private int TakeIrq0s()
+    /// <summary>Takes and ends (EOI) up to <paramref name="max"/> IRQ0s that <paramref name="pic"/> has for the CPU
+    /// now; returns how many there were.</summary>
+    private static int TakeIrq0s(Bus bus, Pic8259 pic, int max = 10_000)
     {
         int taken = 0;
-        while (pic.HasInterrupt && taken < 10_000)
+        while (pic.HasInterrupt && taken < max)
         {
             Assert.Equal(0x08, pic.Acknowledge());
             bus.Io.Out8(0x20, 0x20);
@@ -61,6 +62,8 @@ public class PitTests
         }
         return taken;
     }
+
+    private int TakeIrq0s(int max = 10_000) => TakeIrq0s(bus, pic, max);
 
     [Fact]
     public void TicksThatFallWhileIrq0WaitsAreDeliveredOneByOneAsTheCpuTakesThem()
@@ -83,8 +86,7 @@ public class PitTests
     {
         Program(0, 2, 1193);
         bus.Clock.AdvanceTo(TicksToNs(1193 * 20) + 1000);
-        Assert.Equal(0x08, pic.Acknowledge());
-        bus.Io.Out8(0x20, 0x20);
+        Assert.Equal(1, TakeIrq0s(max: 1));
         // Latching the count (a clock read) keeps them; a new mode or count drops them.
         LatchAndRead(0);
         Assert.True(pic.HasInterrupt);
@@ -106,8 +108,7 @@ public class PitTests
     {
         Program(0, 2, 1193);
         bus.Clock.AdvanceTo(TicksToNs(1193 * 5) + 1000);
-        Assert.Equal(0x08, pic.Acknowledge());
-        bus.Io.Out8(0x20, 0x20);
+        Assert.Equal(1, TakeIrq0s(max: 1));
         var saved = new MemoryStream();
         bus.SaveState(new BinaryWriter(saved));
 
@@ -116,14 +117,7 @@ public class PitTests
         _ = new Pit8254(other);
         saved.Position = 0;
         other.LoadState(new BinaryReader(saved));
-        int taken = 0;
-        while (otherPic.HasInterrupt && taken < 100)
-        {
-            otherPic.Acknowledge();
-            other.Io.Out8(0x20, 0x20);
-            taken++;
-        }
-        Assert.Equal(5, taken);   // the request in the PIC and the 4 lost ticks
+        Assert.Equal(5, TakeIrq0s(other, otherPic));   // the request in the PIC and the 4 lost ticks
     }
 
     [Fact]
