@@ -20,7 +20,7 @@ public class CpuBenchmarks
         }
     }
 
-    CpuWorkload _tight = null!, _memcpy = null!, _mixed = null!, _memory = null!;
+    CpuWorkload _tight = null!, _memcpy = null!, _mixed = null!, _memory = null!, _large = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -29,8 +29,9 @@ public class CpuBenchmarks
         _memcpy = CpuWorkloads.PagedMemcpy();
         _mixed = CpuWorkloads.Mixed();
         _memory = CpuWorkloads.MemoryOperands();
+        _large = CpuWorkloads.LargeCode();
         // One checked run each: a wrong guest result fails the benchmark rather than timing garbage.
-        foreach (var w in new[] { _tight, _memcpy, _mixed, _memory })
+        foreach (var w in new[] { _tight, _memcpy, _mixed, _memory, _large })
             Console.WriteLine($"// {w.Name}: {w.RunChecked()} guest instructions per run");
     }
 
@@ -49,4 +50,8 @@ public class CpuBenchmarks
     /// <summary>Read-modify-write and compare memory operands with paging on.</summary>
     [Benchmark]
     public ulong MemoryOperands() => _memory.Run();
+
+    /// <summary>160 KiB of guest code run round after round: the decode cache's footprint, as in kernel code.</summary>
+    [Benchmark]
+    public ulong LargeCode() => _large.Run();
 }

@@ -7,7 +7,7 @@ namespace Emu.Bench;
 public static class CpuWorkloads
 {
     /// <summary>The benchmark names, one per workload.</summary>
-    public static readonly string[] Names = [nameof(TightLoop), nameof(PagedMemcpy), nameof(Mixed), nameof(MemoryOperands)];
+    public static readonly string[] Names = [nameof(TightLoop), nameof(PagedMemcpy), nameof(Mixed), nameof(MemoryOperands), nameof(LargeCode)];
 
     /// <summary>Builds the workload named <paramref name="name"/>.</summary>
     public static CpuWorkload Create(string name) => name switch
@@ -16,6 +16,7 @@ public static class CpuWorkloads
         nameof(PagedMemcpy) => PagedMemcpy(),
         nameof(Mixed) => Mixed(),
         nameof(MemoryOperands) => MemoryOperands(),
+        nameof(LargeCode) => LargeCode(),
         _ => throw new ArgumentException($"no CPU workload named {name}", nameof(name)),
     };
 
@@ -86,6 +87,79 @@ public static class CpuWorkloads
             if (counter < c) carries++;
         }
         return new CpuWorkload(nameof(MemoryOperands), m, carries ^ sum ^ counter ^ odd);
+    }
+
+    /// <summary>Kernel-sized code: 3000 small functions (160 KiB of code, 39 k instructions) that each update their own
+    /// record through memory operands, called in a shuffled order round after round, so the decoded instructions do not
+    /// fit in the host's caches as they do in the other workloads.</summary>
+    public static CpuWorkload LargeCode()
+    {
+        const int Functions = 3000;
+        const uint Rounds = 400, Data = 0x300000;
+        var rnd = new Random(11);
+        uint[] imm = new uint[Functions];
+        for (int k = 0; k < Functions; k++) imm[k] = (uint)rnd.Next();
+        int[] order = Enumerable.Range(0, Functions).ToArray();
+        rnd.Shuffle(order);
+        var m = new GuestMachine(a =>
+        {
+            var round = a.CreateLabel();
+            var end = a.CreateLabel();
+            var functions = new Iced.Intel.Label[Functions];
+            for (int k = 0; k < Functions; k++) functions[k] = a.CreateLabel();
+            a.xor(edx, edx);
+            a.mov(ebx, Data);
+            a.mov(ebp, Rounds);
+            a.Label(ref round);
+            a.mov(ecx, ebp);
+            foreach (int k in order) a.call(functions[k]);
+            a.dec(ebp);
+            a.jnz(round);
+            a.mov(eax, edx);
+            a.jmp(end);
+            for (int k = 0; k < Functions; k++)
+            {
+                // record k: +0 sum, +4 mix, +8 flag byte, +12 odd-round counter
+                int r = k * 16;
+                var even = a.CreateLabel();
+                a.Label(ref functions[k]);
+                a.mov(eax, __dword_ptr[ebx + r]);
+                a.add(eax, imm[k]);
+                a.lea(esi, __dword_ptr[eax + ecx * 2]);
+                a.xor(esi, edx);
+                a.mov(__dword_ptr[ebx + r + 4], esi);
+                a.add(__dword_ptr[ebx + r], ecx);
+                a.test(__byte_ptr[ebx + r + 8], 1);
+                a.jz(even);
+                a.inc(__dword_ptr[ebx + r + 12]);
+                a.Label(ref even);
+                a.xor(__byte_ptr[ebx + r + 8], 1);
+                a.add(edx, esi);
+                a.ret();
+            }
+            a.Label(ref end);
+            ReportEax(a);
+        });
+        var sum = new uint[Functions];
+        var flag = new uint[Functions];
+        uint acc = 0;
+        for (uint c = Rounds; c != 0; c--)
+            foreach (int k in order)
+            {
+                uint mix = ((sum[k] + imm[k]) + c * 2) ^ acc;
+                sum[k] += c;
+                flag[k] ^= 1;
+                acc += mix;
+            }
+        bool Check(GuestMachine g)
+        {
+            for (int k = 0; k < Functions; k++)
+                if (BitConverter.ToUInt32(g.Ram, (int)Data + k * 16) != sum[k] || g.Ram[(int)Data + k * 16 + 8] != flag[k]
+                    || BitConverter.ToUInt32(g.Ram, (int)Data + k * 16 + 12) != Rounds / 2)
+                    return false;
+            return true;
+        }
+        return new CpuWorkload(nameof(LargeCode), m, acc, Check);
     }
 
     /// <summary>Copies 2 MiB three times through 4 KiB pages, twice over: REP MOVSD into a region whose pages are mapped
