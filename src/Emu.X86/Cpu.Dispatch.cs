@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using Iced.Intel;
 
@@ -44,9 +45,14 @@ enum Form : byte
     Cmp8R,        // CMP/TEST r8, r8/imm8 (A: AL = 0 .. BH = 7; B: the source register, or 8 for Imm)
     Cmp8M,        // CMP/TEST m8, r8/imm8 (B as for Cmp8R)
     MovMI8,       // MOV m8, imm8
+    CallRel32,    // CALL rel32 (Imm: displacement from the next instruction)
+    Ret32,        // RET / RET imm16 with a 32-bit operand size (Imm: the bytes to release)
 }
 
-/// <summary>Decode-time facts about one instruction: its form, register numbers, segment and ALU operation.</summary>
+/// <summary>Decode-time facts about one instruction: its form, length, register numbers, segment, ALU operation and
+/// memory operand.</summary>
+/// <remarks>16 bytes, so the forms the run loop handles itself never touch the 40-byte decoded instruction: kernel
+/// code runs through more decoded instructions than the data caches hold.</remarks>
 struct OpForm
 {
     public Form Kind;
@@ -54,8 +60,25 @@ struct OpForm
     public byte B;     // source register number; for a Jcc 1 when the target wraps at 64 KiB
     public byte Seg;   // segment of the memory operand
     public AluOp Alu;
-    public bool End;   // the last instruction of a decoded block
+    byte _lengthEnd;   // the instruction's length, and EndBit for the last instruction of a decoded block
+    public byte Base;  // the memory operand's base register number, NoRegister, plus Addr16Bit for 16-bit addressing
+    public byte Index; // its index register number plus the scale's shift << 3, or NoRegister
     public uint Imm;   // the immediate operand, or a Jcc's displacement from the next instruction
+    public uint Disp;  // the memory operand's displacement
+
+    public const byte NoRegister = 0x20, Addr16Bit = 0x40;
+    const byte EndBit = 0x80;
+
+    public readonly int Length => _lengthEnd & 0xF;
+
+    /// <summary>The last instruction of a decoded block.</summary>
+    public bool End
+    {
+        readonly get => (_lengthEnd & EndBit) != 0;
+        set => _lengthEnd = (byte)(value ? _lengthEnd | EndBit : _lengthEnd & ~EndBit);
+    }
+
+    public OpForm(int length) => _lengthEnd = (byte)length;
 }
 
 /// <summary>The ALU operations the register/memory forms run.</summary>
@@ -79,13 +102,13 @@ public sealed partial class Cpu
 
     static OpForm Classify(in Instruction i)
     {
-        var f = new OpForm();
+        var f = new OpForm(i.Length);
         bool r0 = i.Op0Kind == OpKind.Register && IsR32(i.Op0Register);
         bool r1 = i.OpCount > 1 && i.Op1Kind == OpKind.Register && IsR32(i.Op1Register);
         bool m0 = i.Op0Kind == OpKind.Memory, m1 = i.OpCount > 1 && i.Op1Kind == OpKind.Memory;
         if (r0) f.A = (byte)(i.Op0Register - Register.EAX);
         if (r1) f.B = (byte)(i.Op1Register - Register.EAX);
-        if (m0 || m1) f.Seg = (byte)MemSeg(i);
+        if (m0 || m1) SetMemoryOperand(ref f, i);
         int msize = m0 || m1 ? MemSize[(int)i.MemorySize] : 0;
         bool imm1 = i.OpCount > 1 && i.Op1Kind is OpKind.Immediate32 or OpKind.Immediate8to32;
         if (imm1) f.Imm = i.Op1Kind == OpKind.Immediate32 ? i.Immediate32 : (uint)i.Immediate8to32;
@@ -224,11 +247,38 @@ public sealed partial class Cpu
                 if (r0) f.Kind = Form.MulR32;
                 else if (m0 && msize == 4) f.Kind = Form.MulM32;
                 break;
-            case Mnemonic.Call: f.Kind = Form.Call; break;
-            case Mnemonic.Ret: f.Kind = Form.Ret; break;
+            case Mnemonic.Call:
+                f.Kind = Form.Call;
+                if (i.Op0Kind == OpKind.NearBranch32)
+                {
+                    f.Kind = Form.CallRel32;
+                    f.Imm = (uint)i.NearBranchTarget - (uint)i.NextIP;
+                }
+                break;
+            case Mnemonic.Ret:
+                f.Kind = Form.Ret;
+                if (i.Code is Code.Retnd or Code.Retnd_imm16)
+                {
+                    f.Kind = Form.Ret32;
+                    if (i.Op0Kind == OpKind.Immediate16) f.Imm = i.Immediate16;
+                }
+                break;
             case Mnemonic.Jmp: f.Kind = Form.Jmp; break;
         }
         return f;
+    }
+
+    /// <summary>Records the memory operand's segment and address parts, by register number.</summary>
+    static void SetMemoryOperand(ref OpForm f, in Instruction i)
+    {
+        f.Seg = (byte)MemSeg(i);
+        f.Disp = i.MemoryDisplacement32;
+        bool addr16 = Addr16(i);
+        Register first = addr16 ? Register.AX : Register.EAX;
+        f.Base = i.MemoryBase == Register.None ? OpForm.NoRegister : (byte)(i.MemoryBase - first);
+        if (addr16) f.Base |= OpForm.Addr16Bit;
+        f.Index = i.MemoryIndex == Register.None ? OpForm.NoRegister
+            : (byte)((i.MemoryIndex - first) | (BitOperations.Log2((uint)i.MemoryIndexScale) << 3));
     }
 
     /// <summary>The ALU operation of ADD, OR, ADC, SBB, AND, SUB, XOR, CMP or TEST.</summary>
@@ -257,14 +307,14 @@ public sealed partial class Cpu
     void Step(ref OpForm f, ref Instruction i)
     {
         _eipStart = _eip;
-        _eip = (_eip + (uint)i.Length) & _ipMask;
+        _eip = (_eip + (uint)f.Length) & _ipMask;
         switch (f.Kind)
         {
             case Form.MovRR32: R[f.A] = R[f.B]; break;
             case Form.MovRI32: R[f.A] = f.Imm; break;
             case Form.AluRR32: Alu32(f.Alu, f.A, R[f.B]); break;
             case Form.AluRI32: Alu32(f.Alu, f.A, f.Imm); break;
-            case Form.Lea32: R[f.A] = EffAddr(i); break;
+            case Form.Lea32: R[f.A] = EffAddr(f); break;
             case Form.Jcc:
                 if (Condition((ConditionCode)f.A))
                 {
@@ -282,51 +332,51 @@ public sealed partial class Cpu
         {
             case Form.MovRM32:
                 {
-                    uint v = ReadMem32(f.Seg, EffAddr(i));
+                    uint v = ReadMem32(f.Seg, EffAddr(f));
                     if (!_faulted) R[f.A] = v;
                     return;
                 }
-            case Form.MovMR32: WriteMem32(f.Seg, EffAddr(i), R[f.B]); return;
-            case Form.MovMI32: WriteMem32(f.Seg, EffAddr(i), f.Imm); return;
+            case Form.MovMR32: WriteMem32(f.Seg, EffAddr(f), R[f.B]); return;
+            case Form.MovMI32: WriteMem32(f.Seg, EffAddr(f), f.Imm); return;
             case Form.MovzxRM8:
                 {
-                    uint v = ReadMem8(f.Seg, EffAddr(i));
+                    uint v = ReadMem8(f.Seg, EffAddr(f));
                     if (!_faulted) R[f.A] = v;
                     return;
                 }
             case Form.MovzxRM16:
                 {
-                    uint v = ReadMem16(f.Seg, EffAddr(i));
+                    uint v = ReadMem16(f.Seg, EffAddr(f));
                     if (!_faulted) R[f.A] = v;
                     return;
                 }
             case Form.MovRM16:
                 {
-                    uint v = ReadMem16(f.Seg, EffAddr(i));
+                    uint v = ReadMem16(f.Seg, EffAddr(f));
                     if (!_faulted) SetReg16(f.A, v);
                     return;
                 }
-            case Form.MovMR16: WriteMem(f.Seg, EffAddr(i), 2, (ushort)R[f.B]); return;
+            case Form.MovMR16: WriteMem(f.Seg, EffAddr(f), 2, (ushort)R[f.B]); return;
             case Form.MovRM8:
                 {
-                    uint v = ReadMem8(f.Seg, EffAddr(i));
+                    uint v = ReadMem8(f.Seg, EffAddr(f));
                     if (_faulted) return;
                     SetReg8(f.A, v);
                     return;
                 }
             case Form.MovMR8:
-                WriteMem(f.Seg, EffAddr(i), 1, GetReg8(f.B));
+                WriteMem(f.Seg, EffAddr(f), 1, GetReg8(f.B));
                 return;
             case Form.AluRM32:
                 {
-                    uint b = ReadMem32(f.Seg, EffAddr(i));
+                    uint b = ReadMem32(f.Seg, EffAddr(f));
                     if (!_faulted) Alu32(f.Alu, f.A, b);
                     return;
                 }
             case Form.CmpMR32:
             case Form.CmpMI32:
                 {
-                    uint a = ReadMem32(f.Seg, EffAddr(i));
+                    uint a = ReadMem32(f.Seg, EffAddr(f));
                     if (_faulted) return;
                     AluResult(f.Alu, a, f.Kind == Form.CmpMR32 ? R[f.B] : f.Imm, 4);
                     return;
@@ -340,7 +390,7 @@ public sealed partial class Cpu
             case Form.Cmp8M:
                 Compare8(in f, ref i);
                 return;
-            case Form.MovMI8: WriteMem(f.Seg, EffAddr(i), 1, f.Imm); return;
+            case Form.MovMI8: WriteMem(f.Seg, EffAddr(f), 1, f.Imm); return;
             case Form.PushR32:
                 if (!_stack32) { Push(ref i); return; }
                 {
@@ -369,14 +419,14 @@ public sealed partial class Cpu
             case Form.CmovR32: if (Condition((ConditionCode)f.A)) R[f.Seg] = R[f.B]; return;
             case Form.CmovRM32:
                 {
-                    uint v = ReadMem32(f.Seg, EffAddr(i));
+                    uint v = ReadMem32(f.Seg, EffAddr(f));
                     if (!_faulted && Condition((ConditionCode)f.A)) R[f.B] = v;
                     return;
                 }
             case Form.MulR32:
             case Form.MulM32:
                 {
-                    uint src = f.Kind == Form.MulR32 ? R[f.A] : ReadMem32(f.Seg, EffAddr(i));
+                    uint src = f.Kind == Form.MulR32 ? R[f.A] : ReadMem32(f.Seg, EffAddr(f));
                     if (_faulted) return;
                     ulong r = (ulong)R[0] * src;
                     R[0] = (uint)r;
@@ -386,6 +436,27 @@ public sealed partial class Cpu
                 }
             case Form.Call: Call(ref i); return;
             case Form.Ret: RetNear(ref i); return;
+            case Form.CallRel32:
+                if (!_stack32) { Call(ref i); return; }
+                {
+                    uint t = _eip + f.Imm, sp = R[4] - 4;
+                    if (t > S[CS].Max && ProtectedMode) { GP(0); return; }
+                    WriteMem32(SS, sp, _eip);
+                    if (_faulted) return;
+                    R[4] = sp;
+                    _eip = t;
+                    return;
+                }
+            case Form.Ret32:
+                if (!_stack32) { RetNear(ref i); return; }
+                {
+                    uint t = ReadMem32(SS, R[4]);
+                    if (_faulted) return;
+                    if (t > S[CS].Max && ProtectedMode) { GP(0); return; }
+                    R[4] += 4 + f.Imm;
+                    _eip = t;
+                    return;
+                }
             case Form.Jmp: Jmp(ref i); return;
             default: Execute(ref i); return;
         }
@@ -398,7 +469,7 @@ public sealed partial class Cpu
     void AluMemory(in OpForm f, ref Instruction i)
     {
         int size = f.Kind == Form.AluMI8 ? 1 : 4;
-        ref byte m = ref FastRam(f.Seg, EffAddr(i), size, true);
+        ref byte m = ref FastRam(f.Seg, EffAddr(f), size, true);
         if (Unsafe.IsNullRef(ref m)) { AluBinary(ref i); return; }
         if (size == 1)
             m = (byte)AluResult(f.Alu, m, f.Imm, 1);
@@ -410,7 +481,7 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     void Compare8(in OpForm f, ref Instruction i)
     {
-        uint a = f.Kind == Form.Cmp8R ? GetReg8(f.A) : ReadMem8(f.Seg, EffAddr(i));
+        uint a = f.Kind == Form.Cmp8R ? GetReg8(f.A) : ReadMem8(f.Seg, EffAddr(f));
         if (!_faulted) AluResult(f.Alu, a, f.B < 8 ? GetReg8(f.B) : f.Imm, 1);
     }
 

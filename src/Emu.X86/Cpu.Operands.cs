@@ -104,6 +104,17 @@ public sealed partial class Cpu
         return EffAddrSlow(i, ea);
     }
 
+    /// <summary>The offset a decoded form's memory operand addresses.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    uint EffAddr(in OpForm f)
+    {
+        uint ea = f.Disp;
+        int b = f.Base, x = f.Index;
+        if ((b & OpForm.NoRegister) == 0) ea += R[b & 7];
+        if (x != OpForm.NoRegister) ea += R[x & 7] << (x >> 3);
+        return b < OpForm.Addr16Bit ? ea : ea & 0xFFFF;
+    }
+
     uint EffAddrSlow(in Instruction i, uint ea)
     {
         Register b = i.MemoryBase, x = i.MemoryIndex;

@@ -259,6 +259,23 @@ public class AddressingTests
     }
 
     [Fact]
+    public void SixteenBitAddressingIgnoresTheRegistersUpperHalves()
+    {
+        var m = new TestMachine();
+        BitConverter.GetBytes(0x5EEDF00Du).CopyTo(m.Ram, 0x30000 + 2);
+        m.RunReal(a =>
+        {
+            a.mov(ax, 0x3000); a.mov(ds, ax);
+            a.mov(ebx, 0xABCD0010);
+            a.mov(esi, 0x1234FFF0);
+            a.mov(eax, __dword_ptr[bx + si + 2]);   // (0x0010 + 0xFFF0 + 2) mod 64 KiB = 2
+            a.hlt();
+        });
+        Assert.True(m.Cpu.Halted);
+        Assert.Equal(0x5EEDF00Du, m.Cpu.Eax);
+    }
+
+    [Fact]
     public void ScaledIndexAndSegmentOverride()
     {
         var m = new TestMachine();

@@ -79,6 +79,63 @@ public class ProtectedModeTests
     }
 
     [Fact]
+    public void RetImm16ReleasesTheCallersArguments()
+    {
+        var m = ProtectedMode.Boot(a =>
+        {
+            var sum = a.CreateLabel();
+            a.push(0x11);
+            a.push(0x22);
+            a.call(sum);
+            a.mov(__dword_ptr[0x500], esp);
+            a.mov(al, 0x33);
+            a.@out(0xF4, al);
+            a.Label(ref sum);
+            a.mov(eax, __dword_ptr[esp + 4]);
+            a.add(eax, __dword_ptr[esp + 8]);
+            a.mov(__dword_ptr[0x504], eax);
+            a.ret(8);
+        });
+        Assert.Equal(0x33, m.ExitCode);
+        Assert.Equal(0x9000u, m.Dword(0x500));
+        Assert.Equal(0x33u, m.Dword(0x504));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void NearCallOrReturnBeyondTheCodeLimitRaisesGpWithoutTouchingTheStack(bool viaRet)
+    {
+        // Code at 0x8800 runs in a code segment that ends at 0x8FFF; the branch goes to 0x9800.
+        const uint Code = 0x8800, Target = 0x9800;
+        var m = ProtectedMode.Boot(a =>
+        {
+            a.db(0xEA);                              // jmp far 0x38:Code
+            a.dd(Code);
+            a.dw(0x38);
+        }, setup: m =>
+        {
+            ProtectedMode.SetGdt(m, 7, ProtectedMode.Seg(0, 0x8FFF, 0x9A, 0x4));
+            m.Load(Code, TestMachine.Assemble(32, Code, a =>
+            {
+                if (viaRet)
+                {
+                    a.push(Target);
+                    a.ret();
+                }
+                else a.call(Target);
+            }));
+        });
+        Assert.Equal(0x80 | 13, m.ExitCode);
+        Assert.Equal(0u, m.Dword(ProtectedMode.ErrorSlot));
+        uint esp = viaRet ? 0x8FFCu : 0x9000u;
+        Assert.Equal(viaRet ? Code + 5 : Code, m.Dword(ProtectedMode.EipSlot));
+        // The exception frame sits right below the stack pointer the branch found: EFLAGS, then CS.
+        Assert.Equal(0x38u, m.Dword(esp - 8));
+        if (viaRet) Assert.Equal(Target, m.Dword(esp));
+    }
+
+    [Fact]
     public void UndefinedOpcodeInProtectedModeUsesIdt()
     {
         var m = ProtectedMode.Boot(a => { a.nop(); a.ud2(); });
