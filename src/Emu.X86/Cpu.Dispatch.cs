@@ -326,61 +326,28 @@ public sealed partial class Cpu
         }
     }
 
+    /// <summary>Runs the forms the run loop does not: every case is a tail call, so this switch needs no stack frame of
+    /// its own and each form pays only for the registers its handler uses.</summary>
     void Dispatch(in OpForm f, ref Instruction i)
     {
         switch (f.Kind)
         {
-            case Form.MovRM32:
-                {
-                    uint v = ReadMem32(f.Seg, EffAddr(f));
-                    if (!_faulted) R[f.A] = v;
-                    return;
-                }
-            case Form.MovMR32: WriteMem32(f.Seg, EffAddr(f), R[f.B]); return;
-            case Form.MovMI32: WriteMem32(f.Seg, EffAddr(f), f.Imm); return;
-            case Form.MovzxRM8:
-                {
-                    uint v = ReadMem8(f.Seg, EffAddr(f));
-                    if (!_faulted) R[f.A] = v;
-                    return;
-                }
-            case Form.MovzxRM16:
-                {
-                    uint v = ReadMem16(f.Seg, EffAddr(f));
-                    if (!_faulted) R[f.A] = v;
-                    return;
-                }
-            case Form.MovRM16:
-                {
-                    uint v = ReadMem16(f.Seg, EffAddr(f));
-                    if (!_faulted) SetReg16(f.A, v);
-                    return;
-                }
-            case Form.MovMR16: WriteMem(f.Seg, EffAddr(f), 2, (ushort)R[f.B]); return;
-            case Form.MovRM8:
-                {
-                    uint v = ReadMem8(f.Seg, EffAddr(f));
-                    if (_faulted) return;
-                    SetReg8(f.A, v);
-                    return;
-                }
-            case Form.MovMR8:
-                WriteMem(f.Seg, EffAddr(f), 1, GetReg8(f.B));
+            case Form.MovRM32: MovRM32(in f); return;
+            case Form.MovMR32:
+            case Form.MovMI32:
+                StoreMemory32(in f);
                 return;
-            case Form.AluRM32:
-                {
-                    uint b = ReadMem32(f.Seg, EffAddr(f));
-                    if (!_faulted) Alu32(f.Alu, f.A, b);
-                    return;
-                }
+            case Form.MovzxRM8: MovzxRM8(in f); return;
+            case Form.MovzxRM16: MovzxRM16(in f); return;
+            case Form.MovRM16: MovRM16(in f); return;
+            case Form.MovMR16: MovMR16(in f); return;
+            case Form.MovRM8: MovRM8(in f); return;
+            case Form.MovMR8: MovMR8(in f); return;
+            case Form.AluRM32: AluRM32(in f); return;
             case Form.CmpMR32:
             case Form.CmpMI32:
-                {
-                    uint a = ReadMem32(f.Seg, EffAddr(f));
-                    if (_faulted) return;
-                    AluResult(f.Alu, a, f.Kind == Form.CmpMR32 ? R[f.B] : f.Imm, 4);
-                    return;
-                }
+                CompareMemory32(in f);
+                return;
             case Form.AluMR32:
             case Form.AluMI32:
             case Form.AluMI8:
@@ -390,73 +357,23 @@ public sealed partial class Cpu
             case Form.Cmp8M:
                 Compare8(in f, ref i);
                 return;
-            case Form.MovMI8: WriteMem(f.Seg, EffAddr(f), 1, f.Imm); return;
-            case Form.PushR32:
-                if (!_stack32) { Push(ref i); return; }
-                {
-                    uint sp = R[4] - 4;
-                    WriteMem32(SS, sp, R[f.A]);
-                    if (!_faulted) R[4] = sp;
-                    return;
-                }
-            case Form.PopR32:
-                if (!_stack32) { Pop(ref i); return; }
-                {
-                    uint v = ReadMem32(SS, R[4]);
-                    if (_faulted) return;
-                    R[4] += 4;
-                    R[f.A] = v;
-                    return;
-                }
-            case Form.IncDec: IncDec(ref i, i.Mnemonic == Mnemonic.Inc); return;
-            case Form.MovzxRR:
-                R[f.A] = f.B < 8 ? GetReg8(f.B) : (ushort)R[f.B - 8];
-                return;
-            case Form.ShiftRI32: R[f.A] = ShiftValue(i.Mnemonic, R[f.A], (int)f.Imm, 4); return;
-            case Form.ImulRR32:
-                R[f.A] = ImulTruncated((int)(f.Alu == AluOp.Imm ? R[f.B] : R[f.A]), (int)(f.Alu == AluOp.Imm ? f.Imm : R[f.B]), 4);
-                return;
-            case Form.CmovR32: if (Condition((ConditionCode)f.A)) R[f.Seg] = R[f.B]; return;
-            case Form.CmovRM32:
-                {
-                    uint v = ReadMem32(f.Seg, EffAddr(f));
-                    if (!_faulted && Condition((ConditionCode)f.A)) R[f.B] = v;
-                    return;
-                }
+            case Form.MovMI8: MovMI8(in f); return;
+            case Form.PushR32: PushR32(in f, ref i); return;
+            case Form.PopR32: PopR32(in f, ref i); return;
+            case Form.IncDec: IncDec(ref i); return;
+            case Form.MovzxRR: MovzxRR(in f); return;
+            case Form.ShiftRI32: ShiftRI32(in f, ref i); return;
+            case Form.ImulRR32: ImulRR32(in f); return;
+            case Form.CmovR32: CmovR32(in f); return;
+            case Form.CmovRM32: CmovRM32(in f); return;
             case Form.MulR32:
             case Form.MulM32:
-                {
-                    uint src = f.Kind == Form.MulR32 ? R[f.A] : ReadMem32(f.Seg, EffAddr(f));
-                    if (_faulted) return;
-                    ulong r = (ulong)R[0] * src;
-                    R[0] = (uint)r;
-                    R[2] = (uint)(r >> 32);
-                    SetMulFlags(r > 0xFFFFFFFF, (uint)r, 4);
-                    return;
-                }
+                Mul32(in f);
+                return;
             case Form.Call: Call(ref i); return;
             case Form.Ret: RetNear(ref i); return;
-            case Form.CallRel32:
-                if (!_stack32) { Call(ref i); return; }
-                {
-                    uint t = _eip + f.Imm, sp = R[4] - 4;
-                    if (t > S[CS].Max && ProtectedMode) { GP(0); return; }
-                    WriteMem32(SS, sp, _eip);
-                    if (_faulted) return;
-                    R[4] = sp;
-                    _eip = t;
-                    return;
-                }
-            case Form.Ret32:
-                if (!_stack32) { RetNear(ref i); return; }
-                {
-                    uint t = ReadMem32(SS, R[4]);
-                    if (_faulted) return;
-                    if (t > S[CS].Max && ProtectedMode) { GP(0); return; }
-                    R[4] += 4 + f.Imm;
-                    _eip = t;
-                    return;
-                }
+            case Form.CallRel32: CallRel32(in f, ref i); return;
+            case Form.Ret32: Ret32(in f, ref i); return;
             case Form.Jmp: Jmp(ref i); return;
             default: Execute(ref i); return;
         }
