@@ -98,7 +98,7 @@ public sealed partial class Cpu
             {
                 page.Start[offset] = CodePage.Crossing;
                 if (n == 0) return -2;
-                page.Forms[page.Count - 1].End = true;
+                page.Forms[page.Count - 1].MarkEnd();
                 break;
             }
             n++;
@@ -107,7 +107,7 @@ public sealed partial class Cpu
                 || page.Start[next] != 0;
             page.Start[offset] = (ushort)(page.Count + 1);
             OpForm form = Classify(ins);
-            form.End = end;
+            if (end) form.MarkEnd();
             page.Append(ins, form);
             page.Cover((int)offset, ins.Length);
             if (end) break;

@@ -60,22 +60,34 @@ struct OpForm
     public byte B;     // source register number; for a Jcc 1 when the target wraps at 64 KiB
     public byte Seg;   // segment of the memory operand
     public AluOp Alu;
-    byte _lengthEnd;   // the instruction's length, and EndBit for the last instruction of a decoded block
+    byte _lengthEnd;   // the instruction's length, EndBit for the last instruction of a decoded block, LinkBit
     public byte Base;  // the memory operand's base register number, NoRegister, plus Addr16Bit for 16-bit addressing
     public byte Index; // its index register number plus the scale's shift << 3, or NoRegister
     public uint Imm;   // the immediate operand, or a Jcc's displacement from the next instruction
-    public uint Disp;  // the memory operand's displacement
+    public uint Disp;  // the memory operand's displacement, or for a Linkable form its link
 
     public const byte NoRegister = 0x20, Addr16Bit = 0x40;
-    const byte EndBit = 0x80;
+    const byte EndBit = 0x80, LinkBit = 0x40;
+    const uint NoLink = uint.MaxValue;
 
     public readonly int Length => _lengthEnd & 0xF;
 
     /// <summary>The last instruction of a decoded block.</summary>
-    public bool End
+    public readonly bool End => (_lengthEnd & EndBit) != 0;
+
+    /// <summary>A block end whose <see cref="Disp"/> is free (its handler reads any memory operand from the decoded
+    /// instruction): it holds where in the same page the block went last, as page offset &lt;&lt; 16 | index.</summary>
+    public readonly bool Linkable => (_lengthEnd & LinkBit) != 0;
+
+    /// <summary>Makes this the last instruction of its decoded block.</summary>
+    public void MarkEnd()
     {
-        readonly get => (_lengthEnd & EndBit) != 0;
-        set => _lengthEnd = (byte)(value ? _lengthEnd | EndBit : _lengthEnd & ~EndBit);
+        _lengthEnd |= EndBit;
+        if (Kind is Form.Jcc or Form.Jmp or Form.Call or Form.Ret or Form.CallRel32 or Form.Ret32 or Form.Generic)
+        {
+            _lengthEnd |= LinkBit;
+            Disp = NoLink;
+        }
     }
 
     public OpForm(int length) => _lengthEnd = (byte)length;

@@ -232,8 +232,9 @@ public sealed partial class Cpu
             // (another page only through a TLB hit), returning to the outer loop regularly so interrupts
             // are polled.
             if (++chained >= MaxChain) return;
-            uint next = S[CS].Base + _eip;
-            if (((next ^ lin) & ~0xFFFu) != 0)
+            uint next = S[CS].Base + _eip, offset = next & 0xFFF;
+            bool samePage = ((next ^ lin) & ~0xFFFu) == 0;
+            if (!samePage)
             {
                 if (_eip > S[CS].Max || !TryTranslateFetch(next, out uint nextPhys)) return;
                 page = GetCodePage(nextPhys);
@@ -241,8 +242,15 @@ public sealed partial class Cpu
                 forms = page.Forms;
                 lin = next;
             }
-            int n = page.Start[next & 0xFFF] - 1;
+            else if (f.Linkable && f.Disp >> 16 == offset)
+            {
+                // Linked: where this block went last time, in the same page.
+                idx = (int)(f.Disp & 0xFFFF);
+                continue;
+            }
+            int n = page.Start[offset] - 1;
             if ((uint)n >= (uint)page.Count) return;
+            if (samePage && f.Linkable) f.Disp = offset << 16 | (uint)n;
             idx = n;
         }
     }

@@ -107,6 +107,35 @@ public class InterruptTests
     }
 
     [Fact]
+    public void BlockEndsFollowWhicheverWayTheyGo()
+    {
+        // The JZ and the LOOP end blocks that go one way, then the other: a block end remembers where it went
+        // last, and must not go there when the branch goes elsewhere.
+        var m = new TestMachine().RunReal(a =>
+        {
+            var top = a.CreateLabel();
+            var even = a.CreateLabel();
+            var next = a.CreateLabel();
+            a.mov(cx, 7);
+            a.xor(bx, bx);
+            a.xor(dx, dx);
+            a.Label(ref top);
+            a.test(cl, 1);
+            a.jz(even);
+            a.inc(bx);
+            a.jmp(next);
+            a.Label(ref even);
+            a.inc(dx);
+            a.Label(ref next);
+            a.loop(top);
+            a.hlt();
+        });
+        Assert.True(m.Cpu.Halted);
+        Assert.Equal(4u, m.Cpu.Ebx & 0xFFFF);
+        Assert.Equal(3u, m.Cpu.Edx & 0xFFFF);
+    }
+
+    [Fact]
     public void CodeRewrittenBetweenRunsIsRedecoded()
     {
         var m = new TestMachine();
