@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace Emu.X86;
@@ -208,7 +209,9 @@ public sealed partial class Cpu
 
     /// <summary>Runs decoded instructions from <paramref name="idx"/> of <paramref name="page"/> (fetched at linear
     /// <paramref name="lin"/>) and the blocks they lead to, until something needs the outer loop.</summary>
-    /// <remarks>Kept apart from <see cref="Run"/> so this loop's state stays in registers.</remarks>
+    /// <remarks>Kept apart from <see cref="Run"/> so this loop's state stays in registers (inlined into Run, its
+    /// locals were spilled and reloaded around every instruction).</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     void RunBlocks(CodePage page, int idx, uint lin, ulong limit)
     {
         Instruction[] code = page.Code;
