@@ -349,8 +349,10 @@ public sealed partial class Cpu
             case Form.MovMI32:
                 StoreMemory32(in f);
                 return;
-            case Form.MovzxRM8: MovzxRM8(in f); return;
-            case Form.MovzxRM16: MovzxRM16(in f); return;
+            case Form.MovzxRM8:
+            case Form.MovzxRM16:
+                MovzxRM(in f);
+                return;
             case Form.MovRM16: MovRM16(in f); return;
             case Form.MovMR16: MovMR16(in f); return;
             case Form.MovRM8: MovRM8(in f); return;
@@ -372,7 +374,7 @@ public sealed partial class Cpu
             case Form.MovMI8: MovMI8(in f); return;
             case Form.PushR32: PushR32(in f, ref i); return;
             case Form.PopR32: PopR32(in f, ref i); return;
-            case Form.IncDec: IncDec(ref i); return;
+            case Form.IncDec: IncDecByMnemonic(ref i); return;
             case Form.MovzxRR: MovzxRR(in f); return;
             case Form.ShiftRI32: ShiftRI32(in f, ref i); return;
             case Form.ImulRR32: ImulRR32(in f); return;

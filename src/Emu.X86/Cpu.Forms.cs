@@ -14,17 +14,12 @@ public sealed partial class Cpu
         if (!_faulted) R[f.A] = v;
     }
 
+    /// <summary>MOVZX r32, m8 or m16.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    void MovzxRM8(in OpForm f)
+    void MovzxRM(in OpForm f)
     {
-        uint v = ReadMem8(f.Seg, EffAddr(f));
-        if (!_faulted) R[f.A] = v;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    void MovzxRM16(in OpForm f)
-    {
-        uint v = ReadMem16(f.Seg, EffAddr(f));
+        uint offset = EffAddr(f);
+        uint v = f.Kind == Form.MovzxRM8 ? ReadMem8(f.Seg, offset) : ReadMem16(f.Seg, offset);
         if (!_faulted) R[f.A] = v;
     }
 
@@ -53,7 +48,7 @@ public sealed partial class Cpu
     void MovMI8(in OpForm f) => WriteMem(f.Seg, EffAddr(f), 1, f.Imm);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    void IncDec(ref Instruction i) => IncDec(ref i, i.Mnemonic == Mnemonic.Inc);
+    void IncDecByMnemonic(ref Instruction i) => IncDec(ref i, i.Mnemonic == Mnemonic.Inc);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     void MovMR8(in OpForm f) => WriteMem(f.Seg, EffAddr(f), 1, GetReg8(f.B));
