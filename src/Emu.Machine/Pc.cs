@@ -23,7 +23,11 @@ public sealed class Pc : IDisposable
     private readonly List<BlockDevice> _disks = [];
     private readonly List<string> _temporaryFiles = [];
     private readonly Stopwatch _hostClock = new();
+    // Guest time runs only while the machine does: like QEMU's virtual clock it stands still while the machine is
+    // paused or being saved or restored, so neither the guest's clocks nor its timers see those gaps.
+    private readonly Stopwatch _guestClock = new();
     private long _clockBase;
+    private bool _paused, _running;
     private volatile bool _quitRequested;
     private long _screenShown = -1;
     private TimeSpan _screenCheckedAt;
@@ -35,7 +39,49 @@ public sealed class Pc : IDisposable
     public Vga Vga { get; private set; } = null!;
 
     /// <summary>While paused (monitor stop) the CPU does not run; devices and the monitor still do.</summary>
-    public bool Paused { get; set; }
+    public bool Paused
+    {
+        get => _paused;
+        set
+        {
+            _paused = value;
+            UpdateGuestClock();
+        }
+    }
+
+    private void UpdateGuestClock()
+    {
+        if (_running && !_paused)
+            _guestClock.Start();
+        else
+            _guestClock.Stop();
+    }
+
+    /// <summary>Runs work on the whole machine (savevm, loadvm) with the machine paused, as QEMU does: guest time
+    /// does not move meanwhile.</summary>
+    internal void WhilePaused(Action work) => WhilePaused(() =>
+    {
+        work();
+        return 0;
+    });
+
+    /// <inheritdoc cref="WhilePaused(Action)"/>
+    internal T WhilePaused<T>(Func<T> work)
+    {
+        bool was = _paused;
+        Paused = true;
+        try
+        {
+            return work();
+        }
+        finally
+        {
+            Paused = was;
+        }
+    }
+
+    /// <summary>Guest time in nanoseconds: the source of the devices' clock and the TSC; it stops while the machine is paused.</summary>
+    public long GuestTimeNs => NowNs();
 
     /// <summary>Runs work on the machine thread between CPU slices (thread-safe).</summary>
     public void Post(Action work)
@@ -265,12 +311,12 @@ public sealed class Pc : IDisposable
 
     private ulong _clockSyncedAt = ulong.MaxValue;
 
-    private long NowNs() => _clockBase + (long)(_hostClock.Elapsed.TotalMilliseconds * 1_000_000);
+    private long NowNs() => _clockBase + (long)(_guestClock.Elapsed.TotalMilliseconds * 1_000_000);
 
     /// <summary>After a state restore: the virtual clock continues from the saved time; memory routing follows the restored chipset.</summary>
     internal void AfterStateLoad()
     {
-        _clockBase = _bus.Clock.Now - (long)(_hostClock.Elapsed.TotalMilliseconds * 1_000_000);
+        _clockBase = _bus.Clock.Now - (long)(_guestClock.Elapsed.TotalMilliseconds * 1_000_000);
         // RAM was replaced wholesale: no decoded instruction can be trusted.
         _cpu.FlushDecodeCache();
         SyncMemoryMap();
@@ -286,6 +332,8 @@ public sealed class Pc : IDisposable
     public int Run()
     {
         _hostClock.Start();
+        _running = true;
+        UpdateGuestClock();
         var deadline = _config.Timeout > 0 ? TimeSpan.FromSeconds(_config.Timeout) : TimeSpan.MaxValue;
         const int slice = 50_000;
         while (true)
@@ -361,6 +409,8 @@ public sealed class Pc : IDisposable
     /// <summary>Completes in-flight requests, flushes every image, and returns the exit status.</summary>
     private int Finish(int status)
     {
+        _running = false;
+        UpdateGuestClock();
         ShowScreenIfChanged(true);
         DrainDisks();
         foreach (var d in _disks)

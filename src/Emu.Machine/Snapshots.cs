@@ -23,8 +23,10 @@ public sealed class Snapshots(Pc pc)
     private Qcow2Driver StateDisk => Qcow2Disks().FirstOrDefault()
         ?? throw new MachineException("No block device supports snapshots");
 
-    /// <summary>Saves the paused machine under name (replacing a snapshot of that name); returns the state size.</summary>
-    public long Save(string name)
+    /// <summary>Saves the machine (paused meanwhile) under name, replacing a snapshot of that name; returns the state size.</summary>
+    public long Save(string name) => pc.WhilePaused(() => SavePaused(name));
+
+    private long SavePaused(string name)
     {
         var disks = Qcow2Disks().ToList();
         var stateDisk = StateDisk;
@@ -69,7 +71,9 @@ public sealed class Snapshots(Pc pc)
     }
 
     /// <summary>Checks the whole saved state, then reverts every disk to the snapshot and restores the machine.</summary>
-    public void Load(string name)
+    public void Load(string name) => pc.WhilePaused(() => LoadPaused(name));
+
+    private void LoadPaused(string name)
     {
         var disks = Qcow2Disks().ToList();
         var stateDisk = StateDisk;

@@ -167,6 +167,48 @@ public class LinuxTwoDisksAndCdromTests
     }
 }
 
+/// <summary>savevm of the Linux guest in the middle of its benchmark, and loadvm in a new machine: the kernel carries
+/// on from where it was (no second boot), finishes the benchmark with the same verified data and powers off.</summary>
+public class LinuxSaveVmTests
+{
+    [Fact]
+    public void SavedMidBenchmarkTheGuestResumesInANewMachine()
+    {
+        TestGuests.InTempDir("emu-linux-savevm-", dir =>
+        {
+            string disk = LinuxGuest.CopyOf("linux.qcow2", dir);
+            var cfg = new MachineConfig { Memory = 256, Disks = [new DiskConfig { Path = disk, Format = "qcow2" }], Timeout = 1200 };
+            Pc? pc = null;
+            var monitorOut = new StringWriter();
+            var serial = new WatchingStream("seq-write: ", () =>
+                pc!.Post(() => new Monitor(pc, TextReader.Null, monitorOut).Execute("savevm mid")));
+            int first;
+            using (pc = new Pc(cfg, serial))
+                first = pc.Run();
+            string md5 = LinuxGuest.AssertBenchmarkTranscript(first, serial.Text);
+            Assert.Equal("", monitorOut.ToString());
+
+            var resumed = new MemoryStream();
+            int second;
+            using (var pc2 = new Pc(cfg with { LoadVm = "mid" }, resumed))
+            {
+                new Snapshots(pc2).Load("mid");
+                second = pc2.Run();
+            }
+            string text = System.Text.Encoding.ASCII.GetString(resumed.ToArray());
+            Assert.True(second == 0, text);
+            Assert.DoesNotContain("EMU-GUEST-READY", text);
+            Assert.DoesNotContain("Linux version", text);
+            Assert.Matches(@"seq-read: \d+\.\d MB/s \(67108864 bytes", text);
+            Assert.Matches(@"rand-read-4k: \d+ IOPS \(2000 reads", text);
+            Assert.Contains($"verify: OK {md5}", text);
+            Assert.Contains("powering off (ACPI S5)", text);
+            const long data = (2048 + 32 * 2048) * 512L;
+            LinuxGuest.AssertImageHoldsGuestData(disk, dir, data, data + (64 << 20), md5);
+        });
+    }
+}
+
 /// <summary>The robustness guest (tests/guests/linux/robust.sh): the kernel probes absent devices, sends invalid
 /// and unsupported ATA/ATAPI commands and resets the channel mid-transfer; every answer must equal what
 /// qemu-system-i386 gives, emu must finish, and the image the guest wrote must pass <c>qemu-img check</c>.</summary>

@@ -4,38 +4,42 @@ using Emu.Block.Qcow2;
 
 namespace Emu.Machine.Tests;
 
+/// <summary>A serial sink that runs an action once the output contains a marker.</summary>
+internal sealed class WatchingStream(string marker, Action onMarker) : MemoryStream
+{
+    private bool _fired;
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        base.Write(buffer, offset, count);
+        Check(count);
+    }
+
+    public override void WriteByte(byte value)
+    {
+        base.WriteByte(value);
+        Check(1);
+    }
+
+    // Only the bytes just written and the marker's length before them are searched: a long boot log stays cheap.
+    private void Check(int written)
+    {
+        if (_fired)
+            return;
+        int from = (int)Math.Max(0, Length - written - marker.Length);
+        if (Encoding.ASCII.GetString(GetBuffer(), from, (int)Length - from).Contains(marker))
+        {
+            _fired = true;
+            onMarker();
+        }
+    }
+
+    public string Text => Encoding.ASCII.GetString(ToArray());
+}
+
 /// <summary>savevm in the middle of the demo's disk benchmark, loadvm in a fresh machine, and the run finishes correctly.</summary>
 public class SaveVmTests
 {
-    /// <summary>A serial sink that runs an action once the output contains a marker.</summary>
-    private sealed class WatchingStream(string marker, Action onMarker) : MemoryStream
-    {
-        private bool _fired;
-
-        public override void Write(byte[] buffer, int offset, int count)
-        {
-            base.Write(buffer, offset, count);
-            Check();
-        }
-
-        public override void WriteByte(byte value)
-        {
-            base.WriteByte(value);
-            Check();
-        }
-
-        private void Check()
-        {
-            if (!_fired && Text.Contains(marker))
-            {
-                _fired = true;
-                onMarker();
-            }
-        }
-
-        public string Text => Encoding.ASCII.GetString(ToArray());
-    }
-
     private static string DemoDisk(string dir)
     {
         string disk = Path.Combine(dir, "demo.qcow2");
