@@ -24,6 +24,8 @@ public static class ImageOpener
     {
         if (depth > options.MaxChainDepth)
             throw new BlockException($"Backing chain of '{path}' is too deep (more than {options.MaxChainDepth} images)");
+        if (path.Length == 0)
+            throw new BlockException("Could not open '': The 'file' block driver requires a file name");
         string full = Path.GetFullPath(path);
         if (!chain.Add(full))
             throw new BlockException($"Backing chain loops: '{path}' is its own backing file");
@@ -37,7 +39,7 @@ public static class ImageOpener
             case "qcow2":
                 return Qcow2Driver.Open(full, options, depth, chain);
             default:
-                throw new BlockException($"Unknown driver '{format}'");
+                throw new BlockException($"Could not open '{path}': Unknown driver '{format}'");
         }
     }
 
