@@ -46,7 +46,7 @@ public sealed class HostFile : IDisposable
             }
             return new HostFile(path, handle, readOnly, cache);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
             throw new BlockException($"Could not open '{path}': {Describe(e)}", e);
         }
@@ -60,7 +60,7 @@ public sealed class HostFile : IDisposable
             var handle = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite);
             return new HostFile(path, handle, false, HostCacheMode.WriteBack);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
             throw new BlockException($"Could not create '{path}': {Describe(e)}", e);
         }
@@ -68,7 +68,8 @@ public sealed class HostFile : IDisposable
 
     private static string Describe(Exception e) => e switch
     {
-        FileNotFoundException or DirectoryNotFoundException => "No such file or directory",
+        // An empty path is an ArgumentException in .NET; to open(2) it is a missing file.
+        FileNotFoundException or DirectoryNotFoundException or ArgumentException => "No such file or directory",
         UnauthorizedAccessException => "Permission denied",
         _ => e.Message,
     };

@@ -3,7 +3,15 @@ namespace Emu.Block;
 /// <summary>Runtime open options as QEMU spells them (<c>cache=none</c>, <c>cache.direct=on</c>, ...), applied to <see cref="ImageOptions"/>.</summary>
 public static class ImageOpenOptions
 {
+    /// <summary>The runtime options <see cref="Apply"/> understands.</summary>
+    public static readonly IReadOnlySet<string> Keys = new HashSet<string>
+    {
+        "cache", "cache.direct", "cache.no-flush", "l2-cache-size", "refcount-cache-size", "cache-clean-interval",
+        "lazy-refcounts", "overlap-check",
+    };
+
     /// <summary>Returns options with every key this layer knows applied; other keys (driver, file.filename, ...) are left to the caller.</summary>
+
     public static ImageOptions Apply(ImageOptions options, IReadOnlyDictionary<string, string> kv)
     {
         foreach (var (key, value) in kv)

@@ -60,9 +60,11 @@ public sealed record MachineConfig
         {
             throw new MachineException($"{path}: invalid machine description: {e.Message}");
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
-            throw new MachineException($"{path}: {e.Message}");
+            string why = path.Length == 0 || e is FileNotFoundException or DirectoryNotFoundException ? "No such file or directory"
+                : Directory.Exists(path) ? "Is a directory" : e.Message;
+            throw new MachineException($"'{path}': {why}");
         }
         if (cfg == null)
             throw new MachineException($"{path}: empty machine description");

@@ -23,9 +23,10 @@ internal sealed class OutputSink : IDisposable
                 _ownsStream = true;
                 return;
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
             {
-                throw new MachineException($"Cannot open '{spec[5..]}': {e.Message}");
+                string why = spec.Length == 5 ? "no path" : Directory.Exists(spec[5..]) ? "Is a directory" : e.Message;
+                throw new MachineException($"Cannot open '{spec[5..]}': {why}");
             }
         }
         throw new MachineException($"Invalid character device '{spec}' (use stdio, none or file:PATH)");

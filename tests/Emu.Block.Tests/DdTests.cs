@@ -103,3 +103,26 @@ public class DdTests
         return (r.ExitCode, r.Err.ReplaceLineEndings("\n"));
     }
 }
+
+/// <summary>An empty file name is an error message in every command, as in qemu-img, not a crash.</summary>
+public class EmptyPathTests
+{
+    [Fact]
+    public void EmptyNamesAreReportedNotThrown()
+    {
+        using var dir = new TempDir();
+        string image = dir.File("ok.qcow2");
+        Assert.Equal(0, Tools.Img("create", "-q", "-f", "qcow2", image, "1M").ExitCode);
+        Assert.Equal((1, "emu img: Could not create '': No such file or directory\n"), Run("create", "-q", "-f", "qcow2", "", "1M"));
+        Assert.Equal((1, "emu img: Could not create '': No such file or directory\n"), Run("create", "-q", "-f", "raw", "", "1M"));
+        Assert.Equal((1, "emu img: Could not create '': No such file or directory\n"), Run("convert", "-O", "qcow2", image, ""));
+        Assert.Equal((1, "emu img: Invalid image size specified: ''\n"), Run("resize", image, ""));
+        Assert.Equal((1, "emu img: Could not open '': The 'file' block driver requires a file name\n"), Run("info", ""));
+    }
+
+    private static (int, string) Run(params string[] args)
+    {
+        var r = Tools.Img(args);
+        return (r.ExitCode, r.Err.ReplaceLineEndings("\n"));
+    }
+}

@@ -15,7 +15,7 @@ public static partial class ImgCommand
         string sizeText = o.Operands[1];
         var images = Objects(o);
         using var d = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: false, noBacking: true);
-        long size = sizeText[0] switch
+        long size = (sizeText.Length > 0 ? sizeText[0] : '\0') switch
         {
             '+' => d.Size + Units.ParseSize(sizeText[1..], "image size"),
             '-' => d.Size - Units.ParseSize(sizeText[1..], "image size"),

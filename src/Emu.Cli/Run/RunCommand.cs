@@ -19,11 +19,11 @@ public static class RunCommand
         if (o.Has("disk"))
             cfg = cfg with { Disks = o.GetAll("disk").Select(ParseDisk).ToList(), DemoGuest = false };
         if (o.Get("cdrom") is { } cd)
-            cfg = cfg with { Cdrom = Path.GetFullPath(cd) };
+            cfg = cfg with { Cdrom = FullPath("cdrom", cd) };
         if (o.Get("memory") is { } mem)
             cfg = cfg with { Memory = int.TryParse(mem, out int m) ? m : throw new UsageException($"invalid --memory '{mem}'") };
         if (o.Get("bios") is { } bios)
-            cfg = cfg with { Bios = Path.GetFullPath(bios) };
+            cfg = cfg with { Bios = FullPath("bios", bios) };
         if (o.Get("boot") is { } boot)
             cfg = cfg with { Boot = boot is "c" or "d" ? boot : throw new UsageException($"invalid --boot '{boot}' (c or d)") };
         if (o.Get("display") is { } display)
@@ -74,9 +74,12 @@ public static class RunCommand
     private static DiskConfig ParseDisk(string spec)
     {
         var kv = ImageArgs.ParseKeyValues(spec, "file");
-        string path = kv.GetValueOrDefault("file") ?? throw new UsageException($"--disk '{spec}': no path");
-        bool snapshot = kv.TryGetValue("snapshot", out var s) && s is "on" or "true" or "yes";
+        string path = kv.GetValueOrDefault("file") is { Length: > 0 } f ? f : throw new UsageException($"--disk '{spec}': no path");
+        bool snapshot = kv.TryGetValue("snapshot", out var s) && OnOff("snapshot", s, spec);
         var options = kv.Where(p => p.Key is not ("file" or "format" or "snapshot")).ToDictionary();
+        foreach (var key in options.Keys)
+            if (!ImageOpenOptions.Keys.Contains(key))
+                throw new UsageException($"--disk '{spec}': Invalid parameter '{key}'");
         try
         {
             // Bad values fail here, before the machine is built.
@@ -88,6 +91,16 @@ public static class RunCommand
         }
         return new DiskConfig { Path = Path.GetFullPath(path), Format = kv.GetValueOrDefault("format"), Snapshot = snapshot, Options = options };
     }
+
+    private static bool OnOff(string key, string value, string spec) => value switch
+    {
+        "on" or "true" or "yes" => true,
+        "off" or "false" or "no" => false,
+        _ => throw new UsageException($"--disk '{spec}': Parameter '{key}' expects 'on' or 'off'"),
+    };
+
+    private static string FullPath(string option, string path) =>
+        path.Length > 0 ? Path.GetFullPath(path) : throw new UsageException($"--{option}: no path");
 
     /// <summary>config/default.json of the project the program was built from.</summary>
     private static string DefaultConfig()
