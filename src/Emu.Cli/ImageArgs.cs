@@ -28,6 +28,14 @@ public sealed class ImageArgs
     public string Secret(string id) =>
         _secrets.TryGetValue(id, out var s) ? s : throw new UsageException($"No secret with id '{id}'");
 
+    /// <summary>An on/off option value as QEMU spells it.</summary>
+    public static bool OnOff(string key, string value) => value switch
+    {
+        "on" or "true" or "yes" => true,
+        "off" or "false" or "no" => false,
+        _ => throw new UsageException($"Parameter '{key}' expects 'on' or 'off'"),
+    };
+
     /// <summary>Parses "a=1,b=2" (an initial bare word becomes the implied key), with ",," as an escaped comma.</summary>
     public static Dictionary<string, string> ParseKeyValues(string spec, string? impliedKey = null)
     {

@@ -214,6 +214,7 @@ public sealed class Pc : IDisposable
         if (_config.Cdrom != null)
         {
             var driver = ImageOpener.Open(_config.Cdrom, new ImageOptions { Format = "raw", ReadOnly = true });
+            ClaimImageFiles(driver);
             var device = new BlockDevice(driver, new BusEventLoop(_bus, Wake));
             _disks.Add(device);
             int slot = Math.Max(next, 2);
@@ -242,9 +243,39 @@ public sealed class Pc : IDisposable
         {
             driver = ImageOpener.Open(disk.Path, OpenOptions(disk, disk.Format));
         }
+        ClaimImageFiles(driver);
         var device = new BlockDevice(driver, new BusEventLoop(_bus, Wake));
         _disks.Add(device);
         return device;
+    }
+
+    // Every image file the drives use (backing files included), and whether a drive writes it.
+    private readonly Dictionary<string, bool> _imageFiles = [];
+
+    /// <summary>Refuses a drive whose image files another drive already uses when either of them writes the file:
+    /// one drive's writes would change what the other reads or corrupt its metadata. QEMU's image locking
+    /// refuses the same (two drives reading one image, or one backing file, is fine).</summary>
+    private void ClaimImageFiles(BlockDriver driver)
+    {
+        var files = new List<(string Path, bool Writable)>();
+        for (BlockDriver? d = driver; d != null; d = d.Backing)
+            files.Add((CanonicalPath(d.FileName), !d.ReadOnly));
+        foreach (var (path, writable) in files)
+        {
+            if (_imageFiles.TryGetValue(path, out bool writtenElsewhere) && (writable || writtenElsewhere))
+            {
+                driver.Dispose();
+                throw new MachineException($"'{path}' is already used by another drive, and one of the two would write it");
+            }
+        }
+        foreach (var (path, writable) in files)
+            _imageFiles[path] = writable || _imageFiles.GetValueOrDefault(path);
+    }
+
+    private static string CanonicalPath(string path)
+    {
+        var info = new FileInfo(Path.GetFullPath(path));
+        return info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? info.FullName;
     }
 
     private static ImageOptions OpenOptions(DiskConfig disk, string? format) =>

@@ -36,9 +36,9 @@ public static partial class ImgCommand
                 throw new UsageException("Refcount width must be a power of two and may not exceed 64 bits");
             refcountBits = bits;
         }
-        bool? lazy = opts.TryGetValue("lazy_refcounts", out var lz) ? OnOff("lazy_refcounts", lz) : null;
+        bool? lazy = opts.TryGetValue("lazy_refcounts", out var lz) ? ImageArgs.OnOff("lazy_refcounts", lz) : null;
         long? size = opts.TryGetValue("size", out var sz) ? Units.ParseSize(sz, "image size") : null;
-        bool? dataFileRaw = opts.TryGetValue("data_file_raw", out var dfr) ? OnOff("data_file_raw", dfr) : null;
+        bool? dataFileRaw = opts.TryGetValue("data_file_raw", out var dfr) ? ImageArgs.OnOff("data_file_raw", dfr) : null;
 
         using var d = Objects(o).Open(name, o.Get("f"), o.Has("image-opts"), readOnly: false, noBacking: true);
         if (d is not Qcow2Driver q)

@@ -74,11 +74,4 @@ public static partial class ImgCommand
                 all[k] = v;
         return all;
     }
-
-    private static bool OnOff(string key, string value) => value switch
-    {
-        "on" or "true" or "yes" => true,
-        "off" or "false" or "no" => false,
-        _ => throw new UsageException($"Parameter '{key}' expects 'on' or 'off'"),
-    };
 }

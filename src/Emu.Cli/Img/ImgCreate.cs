@@ -65,13 +65,13 @@ public static partial class ImgCommand
         int clusterSize = opts.TryGetValue("cluster_size", out var cs) ? (int)Units.ParseSize(cs, "cluster size") : 65536;
         int refcountBits = opts.TryGetValue("refcount_bits", out var rb) && int.TryParse(rb, out int rbv) ? rbv
             : opts.ContainsKey("refcount_bits") ? throw new UsageException($"Invalid refcount_bits: '{rb}'") : 16;
-        bool lazy = opts.TryGetValue("lazy_refcounts", out var lz) && OnOff("lazy_refcounts", lz);
-        bool extendedL2 = opts.TryGetValue("extended_l2", out var el2) && OnOff("extended_l2", el2);
+        bool lazy = opts.TryGetValue("lazy_refcounts", out var lz) && ImageArgs.OnOff("lazy_refcounts", lz);
+        bool extendedL2 = opts.TryGetValue("extended_l2", out var el2) && ImageArgs.OnOff("extended_l2", el2);
         string compression = opts.GetValueOrDefault("compression_type") ?? "zlib";
         string? pre = opts.GetValueOrDefault("preallocation");
 
         string? aesKey = null, luksKey = null;
-        bool encrypt = (opts.TryGetValue("encryption", out var enc) && OnOff("encryption", enc)) || opts.ContainsKey("encrypt.format");
+        bool encrypt = (opts.TryGetValue("encryption", out var enc) && ImageArgs.OnOff("encryption", enc)) || opts.ContainsKey("encrypt.format");
         string encryptFormat = opts.GetValueOrDefault("encrypt.format") ?? "aes";
         if (encrypt)
         {
@@ -89,7 +89,7 @@ public static partial class ImgCommand
         var luks = LuksOptions(opts);
 
         string? dataFile = opts.GetValueOrDefault("data_file");
-        bool dataFileRaw = opts.TryGetValue("data_file_raw", out var dfr) && OnOff("data_file_raw", dfr);
+        bool dataFileRaw = opts.TryGetValue("data_file_raw", out var dfr) && ImageArgs.OnOff("data_file_raw", dfr);
         string? backing = opts.GetValueOrDefault("backing_file");
         string? backingFmt = opts.GetValueOrDefault("backing_fmt");
         if (backing != null)

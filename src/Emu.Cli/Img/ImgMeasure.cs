@@ -85,7 +85,7 @@ public static partial class ImgCommand
         int refcountBits = 16;
         if (opts.TryGetValue("refcount_bits", out var rb) && (!int.TryParse(rb, out refcountBits) || refcountBits < 1 || refcountBits > 64 || (refcountBits & (refcountBits - 1)) != 0))
             throw new UsageException("Refcount width must be a power of two and may not exceed 64 bits");
-        bool extendedL2 = opts.TryGetValue("extended_l2", out var el2) && OnOff("extended_l2", el2);
+        bool extendedL2 = opts.TryGetValue("extended_l2", out var el2) && ImageArgs.OnOff("extended_l2", el2);
         int version = opts.GetValueOrDefault("compat") is "0.10" or "v2" ? 2 : 3;
         var prealloc = opts.TryGetValue("preallocation", out var pre)
             ? PreallocationModes.Parse(pre) ?? throw new UsageException($"Invalid preallocation mode: '{pre}'")

@@ -75,7 +75,15 @@ public static class RunCommand
     {
         var kv = ImageArgs.ParseKeyValues(spec, "file");
         string path = kv.GetValueOrDefault("file") is { Length: > 0 } f ? f : throw new UsageException($"--disk '{spec}': no path");
-        bool snapshot = kv.TryGetValue("snapshot", out var s) && OnOff("snapshot", s, spec);
+        bool snapshot;
+        try
+        {
+            snapshot = kv.TryGetValue("snapshot", out var s) && ImageArgs.OnOff("snapshot", s);
+        }
+        catch (UsageException e)
+        {
+            throw new UsageException($"--disk '{spec}': {e.Message}");
+        }
         var options = kv.Where(p => p.Key is not ("file" or "format" or "snapshot")).ToDictionary();
         foreach (var key in options.Keys)
             if (!ImageOpenOptions.Keys.Contains(key))
@@ -91,13 +99,6 @@ public static class RunCommand
         }
         return new DiskConfig { Path = Path.GetFullPath(path), Format = kv.GetValueOrDefault("format"), Snapshot = snapshot, Options = options };
     }
-
-    private static bool OnOff(string key, string value, string spec) => value switch
-    {
-        "on" or "true" or "yes" => true,
-        "off" or "false" or "no" => false,
-        _ => throw new UsageException($"--disk '{spec}': Parameter '{key}' expects 'on' or 'off'"),
-    };
 
     private static string FullPath(string option, string path) =>
         path.Length > 0 ? Path.GetFullPath(path) : throw new UsageException($"--{option}: no path");
