@@ -3,32 +3,27 @@ namespace Emu.Block;
 /// <summary>Runtime open options as QEMU spells them (<c>cache=none</c>, <c>cache.direct=on</c>, ...), applied to <see cref="ImageOptions"/>.</summary>
 public static class ImageOpenOptions
 {
-    /// <summary>The runtime options <see cref="Apply"/> understands.</summary>
-    public static readonly IReadOnlySet<string> Keys = new HashSet<string>
+    private static readonly Dictionary<string, Func<ImageOptions, string, string, ImageOptions>> Setters = new()
     {
-        "cache", "cache.direct", "cache.no-flush", "l2-cache-size", "refcount-cache-size", "cache-clean-interval",
-        "lazy-refcounts", "overlap-check",
+        ["cache"] = (o, _, v) => o with { Cache = HostCache.Parse(v) },
+        ["cache.direct"] = (o, k, v) => o with { Cache = WithDirect(o.Cache, Bool(k, v)) },
+        ["cache.no-flush"] = (o, k, v) => o with { Cache = Bool(k, v) ? HostCacheMode.Unsafe : o.Cache },
+        ["l2-cache-size"] = (o, k, v) => o with { L2CacheBytes = Size(k, v) },
+        ["refcount-cache-size"] = (o, k, v) => o with { RefcountCacheBytes = Size(k, v) },
+        ["cache-clean-interval"] = (o, _, v) => o with { CacheCleanInterval = Interval(v) },
+        ["lazy-refcounts"] = (o, k, v) => o with { LazyRefcounts = Bool(k, v) },
+        ["overlap-check"] = (o, _, v) => o with { OverlapCheck = Qcow2.Qcow2Driver.ParseOverlapCheck(v) },
     };
 
-    /// <summary>Returns options with every key this layer knows applied; other keys (driver, file.filename, ...) are left to the caller.</summary>
+    /// <summary>The runtime options <see cref="Apply"/> understands.</summary>
+    public static IReadOnlyCollection<string> Keys => Setters.Keys;
 
+    /// <summary>Returns options with every key this layer knows applied; other keys (driver, file.filename, ...) are left to the caller.</summary>
     public static ImageOptions Apply(ImageOptions options, IReadOnlyDictionary<string, string> kv)
     {
         foreach (var (key, value) in kv)
-        {
-            options = key switch
-            {
-                "cache" => options with { Cache = HostCache.Parse(value) },
-                "cache.direct" => options with { Cache = WithDirect(options.Cache, Bool(key, value)) },
-                "cache.no-flush" => options with { Cache = Bool(key, value) ? HostCacheMode.Unsafe : options.Cache },
-                "l2-cache-size" => options with { L2CacheBytes = Size(key, value) },
-                "refcount-cache-size" => options with { RefcountCacheBytes = Size(key, value) },
-                "cache-clean-interval" => options with { CacheCleanInterval = Interval(value) },
-                "lazy-refcounts" => options with { LazyRefcounts = Bool(key, value) },
-                "overlap-check" => options with { OverlapCheck = Qcow2.Qcow2Driver.ParseOverlapCheck(value) },
-                _ => options,
-            };
-        }
+            if (Setters.TryGetValue(key, out var set))
+                options = set(options, key, value);
         return options;
     }
 

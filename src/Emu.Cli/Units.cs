@@ -12,17 +12,9 @@ public static class Units
         long mult = 1;
         if (t.Length > 0 && char.IsLetter(t[^1]))
         {
-            mult = char.ToUpperInvariant(t[^1]) switch
-            {
-                'B' => 1,
-                'K' => 1L << 10,
-                'M' => 1L << 20,
-                'G' => 1L << 30,
-                'T' => 1L << 40,
-                'P' => 1L << 50,
-                'E' => 1L << 60,
-                _ => throw new UsageException($"Invalid {what} specified: '{text}'"),
-            };
+            mult = (long)SuffixMultiplier(t[^1]);
+            if (mult == 0)
+                throw new UsageException($"Invalid {what} specified: '{text}'");
             t = t[..^1];
         }
         if (!double.TryParse(t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double v) || v < 0)
@@ -32,6 +24,19 @@ public static class Units
             throw new UsageException($"Invalid {what} specified: '{text}' is too large");
         return (long)bytes;
     }
+
+    /// <summary>What a size suffix multiplies by (b/B bytes, k/K .. E binary), 0 for any other letter.</summary>
+    public static ulong SuffixMultiplier(char suffix) => char.ToUpperInvariant(suffix) switch
+    {
+        'B' => 1,
+        'K' => 1UL << 10,
+        'M' => 1UL << 20,
+        'G' => 1UL << 30,
+        'T' => 1UL << 40,
+        'P' => 1UL << 50,
+        'E' => 1UL << 60,
+        _ => 0,
+    };
 
     /// <summary>QEMU's size_to_str: "64 MiB", "336 KiB", "1.5 GiB", "0 B".</summary>
     public static string SizeToStr(long value) => Emu.Block.SizeFormat.ToHuman(value);

@@ -178,24 +178,11 @@ public class LinuxSaveVmTests
         {
             string disk = LinuxGuest.CopyOf("linux.qcow2", dir);
             var cfg = new MachineConfig { Memory = 256, Disks = [new DiskConfig { Path = disk, Format = "qcow2" }], Timeout = 1200 };
-            Pc? pc = null;
-            var monitorOut = new StringWriter();
-            var serial = new WatchingStream("seq-write: ", () =>
-                pc!.Post(() => new Monitor(pc, TextReader.Null, monitorOut).Execute("savevm mid")));
-            int first;
-            using (pc = new Pc(cfg, serial))
-                first = pc.Run();
-            string md5 = LinuxGuest.AssertBenchmarkTranscript(first, serial.Text);
-            Assert.Equal("", monitorOut.ToString());
+            var (first, serial, monitor) = SaveVmRuns.SaveAt(cfg, "seq-write: ", "mid");
+            string md5 = LinuxGuest.AssertBenchmarkTranscript(first, serial);
+            Assert.Equal("", monitor);
 
-            var resumed = new MemoryStream();
-            int second;
-            using (var pc2 = new Pc(cfg with { LoadVm = "mid" }, resumed))
-            {
-                new Snapshots(pc2).Load("mid");
-                second = pc2.Run();
-            }
-            string text = System.Text.Encoding.ASCII.GetString(resumed.ToArray());
+            var (second, text) = SaveVmRuns.Resume(cfg, "mid");
             Assert.True(second == 0, text);
             Assert.DoesNotContain("EMU-GUEST-READY", text);
             Assert.DoesNotContain("Linux version", text);

@@ -37,6 +37,38 @@ internal sealed class WatchingStream(string marker, Action onMarker) : MemoryStr
     public string Text => Encoding.ASCII.GetString(ToArray());
 }
 
+/// <summary>Runs a machine that saves itself (monitor savevm) once its serial output shows a marker, and a new
+/// machine that loads that snapshot and runs on.</summary>
+internal static class SaveVmRuns
+{
+    /// <summary>Exit status, serial transcript and monitor output of a run that saves snapshot <paramref name="name"/>
+    /// when <paramref name="marker"/> appears.</summary>
+    public static (int Status, string Serial, string Monitor) SaveAt(MachineConfig cfg, string marker, string name)
+    {
+        Pc? pc = null;
+        var monitorOut = new StringWriter();
+        var serial = new WatchingStream(marker, () =>
+            pc!.Post(() => new Monitor(pc, TextReader.Null, monitorOut).Execute("savevm " + name)));
+        int status;
+        using (pc = new Pc(cfg, serial))
+            status = pc.Run();
+        return (status, serial.Text, monitorOut.ToString());
+    }
+
+    /// <summary>Exit status and serial transcript of a new machine resumed from snapshot <paramref name="name"/>.</summary>
+    public static (int Status, string Serial) Resume(MachineConfig cfg, string name)
+    {
+        var resumed = new MemoryStream();
+        int status;
+        using (var pc = new Pc(cfg with { LoadVm = name }, resumed))
+        {
+            new Snapshots(pc).Load(name);
+            status = pc.Run();
+        }
+        return (status, Encoding.ASCII.GetString(resumed.ToArray()));
+    }
+}
+
 /// <summary>savevm in the middle of the demo's disk benchmark, loadvm in a fresh machine, and the run finishes correctly.</summary>
 public class SaveVmTests
 {
@@ -55,15 +87,9 @@ public class SaveVmTests
         {
             string disk = DemoDisk(dir);
             var cfg = new MachineConfig { Disks = [new DiskConfig { Path = disk, Format = "qcow2" }], Timeout = 120 };
-            Pc? pc = null;
-            var monitorOut = new StringWriter();
-            var serial = new WatchingStream("DMA sequential write", () =>
-                pc!.Post(() => new Monitor(pc, TextReader.Null, monitorOut).Execute("savevm mid")));
-            int first;
-            using (pc = new Pc(cfg, serial))
-                first = pc.Run();
-            Assert.True(first == 0, serial.Text);
-            Assert.DoesNotContain("Error", monitorOut.ToString());
+            var (first, serial, monitor) = SaveVmRuns.SaveAt(cfg, "DMA sequential write", "mid");
+            Assert.True(first == 0, serial);
+            Assert.DoesNotContain("Error", monitor);
 
             using (var img = (Qcow2Driver)ImageOpener.Open(disk, new ImageOptions { ReadOnly = true }))
             {
@@ -77,14 +103,7 @@ public class SaveVmTests
             Assert.Equal(0, check.ExitCode);
 
             // A new machine resumes from the snapshot: it continues the benchmark where it was and finishes it.
-            var resumed = new MemoryStream();
-            int second;
-            using (var pc2 = new Pc(cfg with { LoadVm = "mid" }, resumed))
-            {
-                new Snapshots(pc2).Load("mid");
-                second = pc2.Run();
-            }
-            string text = Encoding.ASCII.GetString(resumed.ToArray());
+            var (second, text) = SaveVmRuns.Resume(cfg, "mid");
             Assert.True(second == 0, text);
             Assert.DoesNotContain("Emu demo guest", text);
             Assert.Contains("DMA sequential read 16 MiB", text);

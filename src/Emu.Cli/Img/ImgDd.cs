@@ -94,17 +94,7 @@ public static partial class ImgCommand
         ulong mult = 1;
         if (t.Length > 0 && char.IsAsciiLetter(t[^1]) && !(hex && char.IsAsciiHexDigit(t[^1])))
         {
-            mult = char.ToUpperInvariant(t[^1]) switch
-            {
-                'B' => 1UL,
-                'K' => 1UL << 10,
-                'M' => 1UL << 20,
-                'G' => 1UL << 30,
-                'T' => 1UL << 40,
-                'P' => 1UL << 50,
-                'E' => 1UL << 60,
-                _ => 0,
-            };
+            mult = Units.SuffixMultiplier(t[^1]);
             if (mult == 0)
                 throw new UsageException($"Invalid {name} specified. {SuffixHelp}");
             if (hex)

@@ -75,29 +75,21 @@ public static class RunCommand
     {
         var kv = ImageArgs.ParseKeyValues(spec, "file");
         string path = kv.GetValueOrDefault("file") is { Length: > 0 } f ? f : throw new UsageException($"--disk '{spec}': no path");
-        bool snapshot;
-        try
-        {
-            snapshot = kv.TryGetValue("snapshot", out var s) && ImageArgs.OnOff("snapshot", s);
-        }
-        catch (UsageException e)
-        {
-            throw new UsageException($"--disk '{spec}': {e.Message}");
-        }
         var options = kv.Where(p => p.Key is not ("file" or "format" or "snapshot")).ToDictionary();
-        foreach (var key in options.Keys)
-            if (!ImageOpenOptions.Keys.Contains(key))
-                throw new UsageException($"--disk '{spec}': Invalid parameter '{key}'");
         try
         {
-            // Bad values fail here, before the machine is built.
+            // Bad keys and values fail here, before the machine is built.
+            bool snapshot = kv.TryGetValue("snapshot", out var s) && ImageArgs.OnOff("snapshot", s);
+            foreach (var key in options.Keys)
+                if (!ImageOpenOptions.Keys.Contains(key))
+                    throw new UsageException($"Invalid parameter '{key}'");
             ImageOpenOptions.Apply(new ImageOptions(), options);
+            return new DiskConfig { Path = Path.GetFullPath(path), Format = kv.GetValueOrDefault("format"), Snapshot = snapshot, Options = options };
         }
-        catch (BlockException e)
+        catch (Exception e) when (e is UsageException or BlockException)
         {
             throw new UsageException($"--disk '{spec}': {e.Message}");
         }
-        return new DiskConfig { Path = Path.GetFullPath(path), Format = kv.GetValueOrDefault("format"), Snapshot = snapshot, Options = options };
     }
 
     private static string FullPath(string option, string path) =>
