@@ -81,6 +81,9 @@ public sealed class GetOpt
         }
     }
 
+    /// <summary>Every option given, in command-line order.</summary>
+    public IReadOnlyList<(string Name, string? Value)> All => _options;
+
     public bool Has(string name) => _options.Exists(o => o.Name == name);
 
     /// <summary>The last value given for an option (later options override earlier ones), or null.</summary>

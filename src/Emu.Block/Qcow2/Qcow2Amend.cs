@@ -115,6 +115,8 @@ public sealed partial class Qcow2Driver
             throw new BlockException("compat=0.10 requires refcount_bits=16");
         if (Header.DataFile != null)
             throw new BlockException("Cannot downgrade an image with a data file");
+        if (_bitmaps.Count > 0)
+            throw new BlockException("Cannot downgrade an image with persistent bitmaps (compat=0.10 has none)");
         foreach (var s in _snapshots)
             if (s.VmStateSize > uint.MaxValue || s.DiskSize != Size)
                 throw new BlockException("Internal snapshots prevent downgrade of image");

@@ -85,6 +85,7 @@ public sealed partial class Qcow2Driver
             CheckL1(ReadL1Table(s.L1TableOffset, s.L1Size), false, r, Inc);
         }
         Inc(Header.SnapshotsOffset, _snapshotTableBytes, "snapshot table");
+        CheckBitmaps(r, Inc);
         Inc(Header.RefcountTableOffset, (long)Header.RefcountTableClusters << ClusterBits, "refcount table");
         for (int i = 0; i < _refTable.Length; i++)
         {

@@ -12,6 +12,7 @@ public sealed partial class Qcow2Driver
         if (_crypto != null)
             throw new BlockException("Compression is not supported for encrypted images");
         RefuseWithDataFile("Compressed writes");
+        MarkBitmapsDirty(offset, data.Length);
         // Compressing is the costly part: it runs per cluster in parallel, outside the metadata lock; the clusters
         // are then stored in order, so the layout does not depend on thread timing.
         int count = (data.Length + ClusterSize - 1) / ClusterSize;

@@ -80,6 +80,7 @@ public sealed partial class Qcow2Driver : BlockDriver
         _l2Cache = new Qcow2Cache(l2Tables, ClusterSize, LoadL2, WriteBackL2);
         LoadL1();
         LoadSnapshots();
+        LoadBitmaps();
         if (options.CacheCleanInterval > 0)
             _cleanTimer = new Timer(_ => CleanCaches(), null, options.CacheCleanInterval * 1000, options.CacheCleanInterval * 1000);
     }
@@ -231,6 +232,7 @@ public sealed partial class Qcow2Driver : BlockDriver
     public override void Write(long offset, ReadOnlySpan<byte> data)
     {
         CheckRange(offset, data.Length);
+        MarkBitmapsDirty(offset, data.Length);
         if (_crypto == null)
         {
             WriteParallel(offset, data);
@@ -421,6 +423,7 @@ public sealed partial class Qcow2Driver : BlockDriver
     public override void WriteZeroes(long offset, long length)
     {
         CheckRange(offset, length);
+        MarkBitmapsDirty(offset, length);
         lock (_lock)
             WriteZeroesInternal(offset, length, unmap: false);
     }
@@ -429,6 +432,7 @@ public sealed partial class Qcow2Driver : BlockDriver
     public void WriteZeroes(long offset, long length, bool unmap)
     {
         CheckRange(offset, length);
+        MarkBitmapsDirty(offset, length);
         lock (_lock)
             WriteZeroesInternal(offset, length, unmap);
     }
@@ -483,6 +487,7 @@ public sealed partial class Qcow2Driver : BlockDriver
     public override void Discard(long offset, long length)
     {
         CheckRange(offset, length);
+        MarkBitmapsDirty(offset, length);
         lock (_lock)
         {
             CheckWritable();
@@ -653,6 +658,7 @@ public sealed partial class Qcow2Driver : BlockDriver
             {
                 if (!_readOnly)
                 {
+                    StoreTrackedBitmaps();
                     FlushInternal();
                     ClearDirtyBit();
                 }

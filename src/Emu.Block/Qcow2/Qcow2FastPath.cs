@@ -161,6 +161,7 @@ public sealed partial class Qcow2Driver
     {
         long total = ScatterList.Length(buffers);
         CheckRange(offset, total);
+        MarkBitmapsDirty(offset, total);
         if (_crypto != null)
         {
             base.WriteVectored(offset, buffers);

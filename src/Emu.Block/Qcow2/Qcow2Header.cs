@@ -51,6 +51,8 @@ public sealed class Qcow2Header
     public long CryptoHeaderLength;
 
     public string? BackingFile;
+    /// <summary>The bitmaps extension (v3 with the bitmaps autoclear bit), or null.</summary>
+    public BitmapsExtension? Bitmaps;
     public string? BackingFormat;
     public string? DataFile;
 
@@ -287,6 +289,9 @@ public sealed class Qcow2Header
                     CryptoHeaderOffset = (long)cryptoOffset;
                     CryptoHeaderLength = (long)cryptoLength;
                     break;
+                case ExtBitmaps when Version >= 3 && (AutoclearFeatures & AutoclearBitmaps) != 0:
+                    Bitmaps = BitmapsExtension.Parse(data, ClusterSize);
+                    break;
                 case ExtDataFile:
                     if (len > MaxDataFileNameLength)
                         throw new BlockException($"Data file name too long ({len} bytes)");
@@ -370,6 +375,8 @@ public sealed class Qcow2Header
             if (ClusterSize - pos >= table.Length + 16 + 8 + (BackingFile?.Length ?? 0))
                 Ext(ExtFeatureNames, table);
         }
+        if (Bitmaps is { } bitmaps)
+            Ext(ExtBitmaps, bitmaps.Serialize());
         foreach (var (type, data) in UnknownExtensions)
             Ext(type, data);
         if (Version >= 3 || pos > V2HeaderLength)
@@ -395,4 +402,43 @@ public sealed class Qcow2Header
 
     /// <summary>Bytes of the serialised header actually in use (what needs writing).</summary>
     public int UsedBytes { get; private set; }
+}
+
+/// <summary>The qcow2 bitmaps header extension: where the bitmap directory is and how many entries it has.</summary>
+public sealed record BitmapsExtension(int Count, long DirectorySize, long DirectoryOffset)
+{
+    public const int MaxBitmaps = 65535;
+    public const long MaxDirectorySize = 1024L * MaxBitmaps;
+
+    internal static BitmapsExtension Parse(ReadOnlySpan<byte> data, int clusterSize)
+    {
+        if (data.Length != 24)
+            throw new BlockException("bitmaps_ext: Invalid extension length");
+        uint count = BinaryPrimitives.ReadUInt32BigEndian(data);
+        uint reserved = BinaryPrimitives.ReadUInt32BigEndian(data[4..]);
+        ulong size = BinaryPrimitives.ReadUInt64BigEndian(data[8..]);
+        ulong offset = BinaryPrimitives.ReadUInt64BigEndian(data[16..]);
+        if (reserved != 0)
+            throw new BlockException("bitmaps_ext: Reserved field is not zero");
+        if (count > MaxBitmaps)
+            throw new BlockException($"bitmaps_ext: Image has {count} bitmaps, exceeding the QEMU supported maximum of {MaxBitmaps}");
+        if (count == 0)
+            throw new BlockException("bitmaps_ext: found bitmaps extension with zero bitmaps");
+        if (offset == 0 || offset % (ulong)clusterSize != 0 || offset > long.MaxValue / 2)
+            throw new BlockException("bitmaps_ext: invalid bitmap directory offset");
+        if (size > MaxDirectorySize)
+            throw new BlockException($"bitmaps_ext: bitmap directory size ({size}) exceeds the maximum supported size ({MaxDirectorySize})");
+        if (size < 24UL * count)
+            throw new BlockException($"bitmaps_ext: bitmap directory size ({size}) is too small for {count} bitmaps");
+        return new BitmapsExtension((int)count, (long)size, (long)offset);
+    }
+
+    internal byte[] Serialize()
+    {
+        var b = new byte[24];
+        BinaryPrimitives.WriteUInt32BigEndian(b, (uint)Count);
+        BinaryPrimitives.WriteUInt64BigEndian(b.AsSpan(8), (ulong)DirectorySize);
+        BinaryPrimitives.WriteUInt64BigEndian(b.AsSpan(16), (ulong)DirectoryOffset);
+        return b;
+    }
 }

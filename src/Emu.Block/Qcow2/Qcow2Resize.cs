@@ -11,6 +11,8 @@ public sealed partial class Qcow2Driver
         lock (_lock)
         {
             CheckWritable();
+            if (newSize != Header.Size && _bitmaps.Count > 0)
+                throw new BlockException("Cannot resize an image with persistent bitmaps (remove them first with 'emu img bitmap --remove')");
             if (newSize < Header.Size)
             {
                 if (_snapshots.Count > 0)

@@ -259,17 +259,7 @@ public sealed partial class Qcow2Driver
         var table = SerializeSnapshotTable();
         long oldOffset = Header.SnapshotsOffset;
         long oldBytes = _snapshotTableBytes;
-        long newOffset = 0;
-        if (table.Length > 0)
-        {
-            int clusters = (table.Length + ClusterSize - 1) >> ClusterBits;
-            newOffset = AllocateClusters(clusters);
-            var padded = new byte[(long)clusters << ClusterBits];
-            table.CopyTo(padded, 0);
-            WriteMetadata(newOffset, padded, Qcow2Overlap.None);
-        }
-        WriteDirtyRefblocks();
-        _file.Flush();
+        long newOffset = table.Length > 0 ? WriteToNewClusters(table) : 0;
         Header.SnapshotsOffset = newOffset;
         Header.NbSnapshots = _snapshots.Count;
         _snapshotTableBytes = table.Length;
@@ -277,6 +267,20 @@ public sealed partial class Qcow2Driver
         _file.Flush();
         if (oldOffset != 0 && oldBytes > 0)
             FreeClusters(oldOffset, (int)((oldBytes + ClusterSize - 1) >> ClusterBits));
+    }
+
+    /// <summary>Writes a table to newly allocated clusters and flushes it with its refcounts, so a header can point
+    /// at it next; returns its offset.</summary>
+    private long WriteToNewClusters(byte[] table)
+    {
+        int clusters = (int)((table.Length + ClusterMask) >> ClusterBits);
+        long offset = AllocateClusters(clusters);
+        var padded = new byte[(long)clusters << ClusterBits];
+        table.CopyTo(padded, 0);
+        WriteMetadata(offset, padded, Qcow2Overlap.None);
+        WriteDirtyRefblocks();
+        _file.Flush();
+        return offset;
     }
 
     /// <summary>Adds addend to the refcount of every L2 table and data cluster an L1 table references.</summary>

@@ -28,6 +28,7 @@ public static partial class ImgCommand
                 "measure" => Measure(rest, stdout),
                 "amend" => Amend(rest, stdout),
                 "dd" => Dd(rest, stderr),
+                "bitmap" => Bitmap(rest),
                 "--help" or "-h" => Help(stdout),
                 _ => throw new UsageException($"Command not found: {args[0]}"),
             };
@@ -47,7 +48,7 @@ public static partial class ImgCommand
     private static int Help(TextWriter stdout)
     {
         stdout.WriteLine("usage: emu img [standard options] command [command options]");
-        stdout.WriteLine("Commands: create, info, check, convert, snapshot, map, compare, resize, rebase, commit, measure, amend, dd, bench (qemu-img syntax)");
+        stdout.WriteLine("Commands: create, info, check, convert, snapshot, map, compare, resize, rebase, commit, measure, amend, dd, bitmap, bench (qemu-img syntax)");
         return 0;
     }
 

@@ -90,6 +90,21 @@ public static partial class ImgCommand
         w.WriteLine($"    compression type: {(h.CompressionType == 0 ? "zlib" : "zstd")}");
         if (h.Version >= 3)
             w.WriteLine($"    lazy refcounts: {Bool((h.CompatibleFeatures & Qcow2Header.CompatLazyRefcounts) != 0)}");
+        if (q.Bitmaps.Count > 0)
+        {
+            w.WriteLine("    bitmaps:");
+            for (int i = 0; i < q.Bitmaps.Count; i++)
+            {
+                var b = q.Bitmaps[i];
+                w.WriteLine($"        [{i}]:");
+                w.WriteLine("            flags:");
+                var flags = BitmapFlags(b);
+                for (int f = 0; f < flags.Count; f++)
+                    w.WriteLine($"                [{f}]: {flags[f]}");
+                w.WriteLine($"            name: {b.Name}");
+                w.WriteLine($"            granularity: {b.Granularity}");
+            }
+        }
         w.WriteLine($"    refcount bits: {h.RefcountBits}");
         if (h.DataFile != null && (h.IncompatibleFeatures & Qcow2Header.IncompatDataFile) != 0)
         {
@@ -165,6 +180,17 @@ public static partial class ImgCommand
 
     private static string Bool(bool b) => b ? "true" : "false";
 
+    /// <summary>The flags qemu-img lists for a bitmap, in its order.</summary>
+    private static List<string> BitmapFlags(Qcow2Bitmap b)
+    {
+        var flags = new List<string>();
+        if (b.InUse)
+            flags.Add("in-use");
+        if (b.Enabled)
+            flags.Add("auto");
+        return flags;
+    }
+
     internal static void WriteSnapshotTable(TextWriter w, IReadOnlyList<Qcow2Snapshot> snapshots) => SnapshotTable.Write(w, snapshots);
 
     private static void WriteInfoJson(Utf8JsonWriter w, BlockDriver d, string name)
@@ -208,6 +234,22 @@ public static partial class ImgCommand
             w.WriteString("compression-type", h.CompressionType == 0 ? "zlib" : "zstd");
             if (h.Version >= 3)
                 w.WriteBoolean("lazy-refcounts", (h.CompatibleFeatures & Qcow2Header.CompatLazyRefcounts) != 0);
+            if (q.Bitmaps.Count > 0)
+            {
+                w.WriteStartArray("bitmaps");
+                foreach (var b in q.Bitmaps)
+                {
+                    w.WriteStartObject();
+                    w.WriteStartArray("flags");
+                    foreach (var f in BitmapFlags(b))
+                        w.WriteStringValue(f);
+                    w.WriteEndArray();
+                    w.WriteString("name", b.Name);
+                    w.WriteNumber("granularity", b.Granularity);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
             w.WriteNumber("refcount-bits", h.RefcountBits);
             if (h.DataFile != null && (h.IncompatibleFeatures & Qcow2Header.IncompatDataFile) != 0)
             {
