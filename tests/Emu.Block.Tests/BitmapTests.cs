@@ -198,6 +198,54 @@ public class BitmapTests
         Assert.Equal("4194304+1048576 41943040+65536", DirtyRanges(image, "b0"));
     }
 
+    [Theory]
+    [InlineData("64k", "human")]
+    [InlineData("512", "json")]
+    [InlineData("2M", "human")]
+    public void MeasureCountsTheBitmapsAsQemuImgDoes(string clusterSize, string output)
+    {
+        using var dir = new TempDir();
+        string image = Image(dir, "a.qcow2");
+        Tools.QemuImg("bitmap", "--add", "-g", "512", image, "fine");
+        string[] args = ["measure", "--output=" + output, "-O", "qcow2", "-o", "cluster_size=" + clusterSize, image];
+        var q = Tools.QemuImg(args);
+        Assert.Contains("bitmaps", q.Out);
+        Assert.Equal(q.Out, Tools.Img(args).Out);
+    }
+
+    [Theory]
+    [InlineData("--bitmaps -O qcow2 IN")]
+    [InlineData("--bitmaps -O qcow2 -o cluster_size=4k IN")]
+    [InlineData("--bitmaps -O raw IN")]
+    [InlineData("--bitmaps -O qcow2 INUSE")]
+    [InlineData("--bitmaps --skip-broken-bitmaps -O qcow2 INUSE")]
+    [InlineData("--bitmaps -O qcow2 -o compat=0.10 IN")]
+    [InlineData("--skip-broken-bitmaps -O qcow2 IN")]
+    [InlineData("--bitmaps -O qcow2 RAW")]
+    [InlineData("--bitmaps -O qcow2 IN IN")]
+    public void ConvertCopiesBitmapsAsQemuImgDoes(string operands)
+    {
+        using var dir = new TempDir();
+        string input = Image(dir, "in.qcow2"), inUse = dir.File("inuse.qcow2"), raw = dir.File("in.raw");
+        File.Copy(input, inUse);
+        Tools.QemuIo("-c", "write 0 64k", "-c", "sigraise 9", inUse);
+        Tools.QemuImg("create", "-q", "-f", "raw", raw, "64M");
+        string theirs = dir.File("theirs.out"), ours = dir.File("ours.out");
+        string[] Args(string output) =>
+            ["convert", .. operands.Replace("INUSE", inUse).Replace("IN", input).Replace("RAW", raw).Split(' '), output];
+        var q = Tools.QemuImg(Args(theirs));
+        var e = Tools.Img(Args(ours));
+        Assert.Equal(q.ExitCode, e.ExitCode);
+        Assert.Equal(q.Err.Replace("qemu-img: ", "emu img: "), e.Err);
+        Assert.Equal(File.Exists(theirs), File.Exists(ours));
+        if (q.ExitCode != 0)
+            return;
+        Assert.Equal(FormatSpecific(theirs), FormatSpecific(ours));
+        Tools.AssertQemuCheckClean(ours);
+        foreach (string bitmap in BitmapNames(theirs))
+            Assert.Equal(DirtyRanges(theirs, bitmap), DirtyRanges(ours, bitmap));
+    }
+
     /// <summary>The offset of the bitmap directory, from the image's bitmaps header extension.</summary>
     private static long DirectoryOffset(byte[] header)
     {

@@ -30,7 +30,8 @@ public sealed class Qcow2Bitmap
     /// <summary>Bytes of bitmap data for a disk of <paramref name="diskSize"/> bytes.</summary>
     public long DataBytes(long diskSize) => (((diskSize + Granularity - 1) >> GranularityBits) + 7) / 8;
 
-    internal int EntryBytes => (24 + ExtraData.Length + Encoding.UTF8.GetByteCount(Name) + 7) & ~7;
+    /// <summary>Bytes of the bitmap's directory entry.</summary>
+    public int EntryBytes => (24 + ExtraData.Length + Encoding.UTF8.GetByteCount(Name) + 7) & ~7;
 }
 
 // Persistent dirty bitmaps (the bitmaps header extension): the directory, its bitmap tables and data, their refcounts for

@@ -17,7 +17,7 @@ public static partial class ImgCommand
                 "create" => Create(rest, stdout),
                 "info" => Info(rest, stdout),
                 "check" => Check(rest, stdout, stderr),
-                "convert" => Convert(rest, stdout),
+                "convert" => Convert(rest, stdout, stderr),
                 "snapshot" => Snapshot(rest, stdout),
                 "map" => Map(rest, stdout),
                 "compare" => Compare(rest, stdout, stderr),

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Emu.Block;
+using Emu.Block.Qcow2;
 
 namespace Emu.Cli.Img;
 
@@ -19,9 +20,10 @@ public static partial class ImgCommand
             readOnly: false, defaults: defaults);
     }
 
-    private static int Convert(string[] args, TextWriter stdout)
+    private static int Convert(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var o = new GetOpt(args, "fOoBsltTSrm", "cpqnhWU", ["object"], ["image-opts", "force-share", "target-image-opts"]);
+        var o = new GetOpt(args, "fOoBsltTSrm", "cpqnhWU", ["object"],
+            ["image-opts", "force-share", "target-image-opts", "bitmaps", "skip-broken-bitmaps"]);
         if (o.Operands.Count < 2)
             throw new UsageException("Expecting at least one input and one output filename");
         string outName = o.Operands[^1];
@@ -32,6 +34,9 @@ public static partial class ImgCommand
         var images = Objects(o);
         if (compress && outFormat != "qcow2")
             throw new UsageException($"Compression not supported for this file format");
+        bool bitmaps = o.Has("bitmaps"), skipBroken = o.Has("skip-broken-bitmaps");
+        if (skipBroken && !bitmaps)
+            throw new UsageException("Use of --skip-broken-bitmaps requires --bitmaps");
 
         var inputs = new List<BlockDriver>();
         try
@@ -40,6 +45,7 @@ public static partial class ImgCommand
                 inputs.Add(images.Open(n, o.Get("f"), o.Has("image-opts"), readOnly: true,
                     defaults: new ImageOptions { Cache = ParseCache(o.Get("T") ?? "writeback") }));
             long total = inputs.Sum(i => i.Size);
+            var bitmapSource = bitmaps ? BitmapSource(inputs, skipBroken) : null;
 
             if (!o.Has("n"))
             {
@@ -110,6 +116,8 @@ public static partial class ImgCommand
                 if (ahead is { IsCompleted: false })
                     ((IAsyncResult)ahead).AsyncWaitHandle.WaitOne();
             }
+            if (bitmapSource != null)
+                CopyBitmaps(bitmapSource, output, stderr);
             output.Flush();
             if (progress)
                 stdout.WriteLine("    (100.00/100%)");
@@ -119,6 +127,35 @@ public static partial class ImgCommand
         {
             foreach (var i in inputs)
                 i.Dispose();
+        }
+    }
+
+    /// <summary>The input whose bitmaps convert --bitmaps copies, checked before the output is created.</summary>
+    private static Qcow2Driver BitmapSource(List<BlockDriver> inputs, bool skipBroken)
+    {
+        if (inputs.Count != 1)
+            throw new UsageException("Copying bitmaps only possible with single source");
+        if (inputs[0] is not Qcow2Driver source)
+            throw new UsageException("Source lacks bitmap support");
+        // QEMU walks the bitmaps last to first when it checks and warns.
+        foreach (var b in source.Bitmaps.Reverse())
+            if ((b.InUse || !b.Usable) && !skipBroken)
+                throw new UsageException($"Cannot copy inconsistent bitmap '{b.Name}'\nTry --skip-broken-bitmaps, or use 'qemu-img bitmap --remove' to delete it");
+        return source;
+    }
+
+    /// <summary>Adds each consistent bitmap of the source to the output with the same name, granularity and state, and
+    /// its bits (after the data, so copying the data does not mark them).</summary>
+    private static void CopyBitmaps(Qcow2Driver source, BlockDriver output, TextWriter stderr)
+    {
+        if (output is not Qcow2Driver target || target.Header.Version < 3)
+            throw new UsageException($"Format driver '{output.Format}' does not support bitmaps");
+        foreach (var b in source.Bitmaps.Reverse().Where(b => b.InUse || !b.Usable))
+            stderr.WriteLine($"emu img: warning: Skipping inconsistent bitmap '{b.Name}'");
+        foreach (var b in source.Bitmaps.Where(b => !b.InUse && b.Usable))
+        {
+            target.AddBitmap(b.Name, b.Granularity, b.Enabled);
+            target.MergeBitmap(b.Name, source, b.Name);
         }
     }
 

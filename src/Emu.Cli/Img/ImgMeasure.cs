@@ -76,6 +76,22 @@ public static partial class ImgCommand
         return new SizeMeasure(rounded, rounded, null);
     }
 
+    /// <summary>Room for the input's persistent bitmaps as convert --bitmaps would copy them: every data cluster
+    /// allocated, the tables and the directory, in output clusters of <paramref name="cs"/> bytes.</summary>
+    private static long BitmapsSize(Qcow2Driver? input, long cs)
+    {
+        if (input == null)
+            return 0;
+        long total = 0, directory = 0;
+        foreach (var b in input.Bitmaps)
+        {
+            long clusters = (b.DataBytes(input.Size) + cs - 1) / cs;
+            total += clusters * cs + RoundUp(clusters * 8, cs);
+            directory += b.EntryBytes;
+        }
+        return total + RoundUp(directory, cs);
+    }
+
     /// <summary>Metadata for the whole disk is always counted; data only where the input holds data.</summary>
     private static SizeMeasure MeasureQcow2(Dictionary<string, string> opts, long size, BlockDriver? input)
     {
@@ -104,7 +120,7 @@ public static partial class ImgCommand
         if (prealloc is Preallocation.Full or Preallocation.Falloc)
             required = virtualSize;
         long fully = FullyAllocatedQcow2Size(virtualSize, cs, refcountBits, l2EntrySize);
-        long? bitmaps = version >= 3 && input?.Format == "qcow2" ? 0 : null;
+        long? bitmaps = version >= 3 && input?.Format == "qcow2" ? BitmapsSize(input as Qcow2Driver, cs) : null;
         return new SizeMeasure(fully - virtualSize + required, fully, bitmaps);
     }
 
