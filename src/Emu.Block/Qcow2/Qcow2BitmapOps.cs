@@ -43,7 +43,7 @@ public sealed partial class Qcow2Driver
             b.TableSize = (int)BitmapClusters(b);
             if (b.TableSize > BitmapTableMaxEntries)
                 throw new BlockException($"{cannot}: The bitmap would be too large for the image");
-            b.TableOffset = WriteToNewClusters(new byte[Math.Max(8L, (long)b.TableSize * 8)]);
+            b.TableOffset = WriteToNewClusters(new byte[b.TableBytes]);
             _bitmaps.Add(b);
             WriteBitmapDirectory();
         }
@@ -67,9 +67,10 @@ public sealed partial class Qcow2Driver
                 table = [];
             }
             _bitmaps.Remove(b);
-            _tracked?.RemoveAll(t => t.Bitmap == b);
+            lock (_bitmapLock)
+                _tracked?.RemoveAll(t => t.Bitmap == b);
             WriteBitmapDirectory();
-            FreeClusters(b.TableOffset, (int)Math.Max(1, ((long)b.TableSize * 8 + ClusterMask) >> ClusterBits));
+            FreeClusters(b.TableOffset, (int)((b.TableBytes + ClusterMask) >> ClusterBits));
             foreach (ulong e in table)
                 if ((e & OffsetMask) != 0)
                     FreeClusters((long)(e & OffsetMask), 1);
@@ -115,19 +116,9 @@ public sealed partial class Qcow2Driver
             ChangeBitmapData(target, data =>
             {
                 for (long i = 0; i < from.Length; i++)
-                {
-                    if (from[i] == 0)
-                        continue;
-                    for (int bit = 0; bit < 8; bit++)
-                    {
-                        if ((from[i] & (1 << bit)) == 0)
-                            continue;
-                        long start = (i * 8 + bit) * sourceGranularity;
-                        long last = Math.Min(start + sourceGranularity, Size) - 1;
-                        for (long g = start >> target.GranularityBits; g <= last >> target.GranularityBits; g++)
-                            data[g >> 3] |= (byte)(1 << (int)(g & 7));
-                    }
-                }
+                    for (int bit = 0; from[i] != 0 && bit < 8; bit++)
+                        if ((from[i] & (1 << bit)) != 0)
+                            target.MarkDirty(data, (i * 8 + bit) * sourceGranularity, sourceGranularity, Size);
             });
         }
     }
@@ -148,12 +139,9 @@ public sealed partial class Qcow2Driver
     /// <summary>Rewrites a bitmap's data under its in-use flag.</summary>
     private void ChangeBitmapData(Qcow2Bitmap b, Action<byte[]> change)
     {
-        var table = ReadBitmapTable(b);
-        var data = ReadBitmapData(b, table);
-        change(data);
         b.Flags |= Qcow2Bitmap.FlagInUse;
         WriteBitmapDirectory();
-        WriteBitmapData(b, table, data);
+        RewriteBitmapData(b, change);
         FlushInternal();
         b.Flags &= ~Qcow2Bitmap.FlagInUse;
         WriteBitmapDirectory();

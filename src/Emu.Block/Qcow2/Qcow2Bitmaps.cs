@@ -30,6 +30,18 @@ public sealed class Qcow2Bitmap
     /// <summary>Bytes of bitmap data for a disk of <paramref name="diskSize"/> bytes.</summary>
     public long DataBytes(long diskSize) => (((diskSize + Granularity - 1) >> GranularityBits) + 7) / 8;
 
+    /// <summary>Sets in <paramref name="bits"/> (this bitmap's data) every granule that [offset, offset + length)
+    /// touches inside a disk of <paramref name="diskSize"/> bytes.</summary>
+    internal void MarkDirty(byte[] bits, long offset, long length, long diskSize)
+    {
+        long last = Math.Min(offset + length, diskSize) - 1;
+        for (long g = offset >> GranularityBits; g <= last >> GranularityBits; g++)
+            bits[g >> 3] |= (byte)(1 << (int)(g & 7));
+    }
+
+    /// <summary>Bytes the bitmap table takes in the file (one entry at least, so an empty disk's table has a place).</summary>
+    internal long TableBytes => Math.Max(8L, (long)TableSize * 8);
+
     /// <summary>Bytes of the bitmap's directory entry.</summary>
     public int EntryBytes => (24 + ExtraData.Length + Encoding.UTF8.GetByteCount(Name) + 7) & ~7;
 }
@@ -177,6 +189,16 @@ public sealed partial class Qcow2Driver
         WriteMetadata(b.TableOffset, raw, Qcow2Overlap.None);
     }
 
+    /// <summary>Reads a bitmap's data, lets <paramref name="change"/> alter it and stores it; the caller holds the
+    /// in-use flag on disk.</summary>
+    private void RewriteBitmapData(Qcow2Bitmap b, Action<byte[]> change)
+    {
+        var table = ReadBitmapTable(b);
+        var data = ReadBitmapData(b, table);
+        change(data);
+        WriteBitmapData(b, table, data);
+    }
+
     private byte[] SerializeBitmapDirectory()
     {
         var dir = new byte[_bitmaps.Sum(b => b.EntryBytes)];
@@ -240,14 +262,8 @@ public sealed partial class Qcow2Driver
         lock (_bitmapLock)
         {
             foreach (var (b, bits) in _tracked!)
-            {
-                if (bits == null)
-                    continue;
-                long first = offset >> b.GranularityBits;
-                long last = Math.Min(offset + length - 1, Size - 1) >> b.GranularityBits;
-                for (long g = first; g <= last; g++)
-                    bits[g >> 3] |= (byte)(1 << (int)(g & 7));
-            }
+                if (bits != null)
+                    b.MarkDirty(bits, offset, length, Size);
         }
     }
 
@@ -282,11 +298,11 @@ public sealed partial class Qcow2Driver
         {
             if (bits == null)
                 continue;
-            var table = ReadBitmapTable(b);
-            var data = ReadBitmapData(b, table);
-            for (int i = 0; i < data.Length; i++)
-                data[i] |= bits[i];
-            WriteBitmapData(b, table, data);
+            RewriteBitmapData(b, data =>
+            {
+                for (int i = 0; i < data.Length; i++)
+                    data[i] |= bits[i];
+            });
             stored = true;
         }
         _tracked = null;
@@ -309,7 +325,7 @@ public sealed partial class Qcow2Driver
         inc(ext.DirectoryOffset, ext.DirectorySize, "bitmap directory");
         foreach (var b in _bitmaps)
         {
-            inc(b.TableOffset, (long)b.TableSize * 8, $"bitmap table of '{b.Name}'");
+            inc(b.TableOffset, b.TableBytes, $"bitmap table of '{b.Name}'");
             ulong[] table;
             try
             {

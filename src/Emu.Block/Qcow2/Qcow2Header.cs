@@ -377,8 +377,10 @@ public sealed class Qcow2Header
         }
         if (Bitmaps is { } bitmaps)
             Ext(ExtBitmaps, bitmaps.Serialize());
+        // A bitmaps extension left over from a writer without bitmap support (autoclear bit clear) gives way to ours.
         foreach (var (type, data) in UnknownExtensions)
-            Ext(type, data);
+            if (type != ExtBitmaps || Bitmaps == null)
+                Ext(type, data);
         if (Version >= 3 || pos > V2HeaderLength)
             Ext(ExtEnd, []);
 
