@@ -7,6 +7,7 @@ public sealed class HostFile : IDisposable
 {
     private readonly SafeFileHandle _handle;
     private readonly object _rmwLock = new();
+    private readonly bool _locked;
 
     public string Path { get; }
     public bool ReadOnly { get; }
@@ -18,8 +19,9 @@ public sealed class HostFile : IDisposable
 
     internal SafeFileHandle Handle => _handle;
 
-    private HostFile(string path, SafeFileHandle handle, bool readOnly, HostCacheMode cache)
+    private HostFile(string path, SafeFileHandle handle, bool readOnly, HostCacheMode cache, bool locked)
     {
+        _locked = locked;
         Path = path;
         _handle = handle;
         ReadOnly = readOnly;
@@ -27,12 +29,13 @@ public sealed class HostFile : IDisposable
     }
 
     /// <summary>Opens an existing file with the given use of the page cache.</summary>
-    /// <remarks>Like QEMU, cache=none fails on file systems that refuse O_DIRECT (tmpfs: "Invalid argument") rather than silently caching.</remarks>
-    public static HostFile Open(string path, bool readOnly, HostCacheMode cache = HostCacheMode.WriteBack)
+    /// <remarks>Like QEMU, cache=none fails on file systems that refuse O_DIRECT (tmpfs: "Invalid argument") rather than silently caching.
+    /// The file is locked as <paramref name="imageLock"/> asks (none by default), or not opened at all.</remarks>
+    public static HostFile Open(string path, bool readOnly, HostCacheMode cache = HostCacheMode.WriteBack, ImageLock imageLock = default)
     {
+        SafeFileHandle? handle = null;
         try
         {
-            SafeFileHandle handle;
             if (cache.IsDirect())
             {
                 if (!File.Exists(path))
@@ -44,25 +47,44 @@ public sealed class HostFile : IDisposable
                 handle = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite,
                     cache.IsSync() ? FileOptions.WriteThrough : FileOptions.None);
             }
-            return new HostFile(path, handle, readOnly, cache);
+            imageLock.Apply(handle, path);
+            return new HostFile(path, handle, readOnly, cache, imageLock != ImageLock.None);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
+            handle?.Dispose();
             throw new BlockException($"Could not open '{path}': {Describe(e)}", e);
+        }
+        catch (ImageLockException)
+        {
+            ImageLock.Release(handle!);
+            handle?.Dispose();
+            throw;
         }
     }
 
-    /// <summary>Creates (or truncates) a file for writing.</summary>
+    /// <summary>Creates (or truncates) a file for writing; a file another process has open as an image is left
+    /// untouched (its locks are checked before the truncation).</summary>
     public static HostFile Create(string path)
     {
+        SafeFileHandle? handle = null;
         try
         {
-            var handle = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite);
-            return new HostFile(path, handle, false, HostCacheMode.WriteBack);
+            handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
+            ImageLock.For(readOnly: false, forceShare: false, qcow2: true).Apply(handle, path);
+            RandomAccess.SetLength(handle, 0);
+            return new HostFile(path, handle, false, HostCacheMode.WriteBack, locked: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
+            handle?.Dispose();
             throw new BlockException($"Could not create '{path}': {Describe(e)}", e);
+        }
+        catch (ImageLockException e)
+        {
+            ImageLock.Release(handle!);
+            handle?.Dispose();
+            throw new BlockException($"{path}: {e.Message}", e);
         }
     }
 
@@ -210,6 +232,21 @@ public sealed class HostFile : IDisposable
         }
     }
 
+    /// <summary>Length of the stored data starting at offset, up to the next hole, at most length (all of it when the
+    /// host cannot tell).</summary>
+    public long DataLength(long offset, long length)
+    {
+        try
+        {
+            long hole = Native.NextHole(_handle, offset);
+            return hole <= offset ? length : Math.Min(length, hole - offset);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return length;
+        }
+    }
+
     /// <summary>Bytes the file occupies on the host disk (allocated blocks).</summary>
     public long AllocatedBytes
     {
@@ -226,5 +263,10 @@ public sealed class HostFile : IDisposable
         }
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        if (_locked && !_handle.IsClosed)
+            ImageLock.Release(_handle);
+        _handle.Dispose();
+    }
 }

@@ -12,6 +12,9 @@ public static class ImageOpenOptions
         ["refcount-cache-size"] = (o, k, v) => o with { RefcountCacheBytes = Size(k, v) },
         ["cache-clean-interval"] = (o, _, v) => o with { CacheCleanInterval = Interval(v) },
         ["lazy-refcounts"] = (o, k, v) => o with { LazyRefcounts = Bool(k, v) },
+        ["locking"] = (o, _, v) => o with { Locking = Locking(v) },
+        ["file.locking"] = (o, _, v) => o with { Locking = Locking(v) },
+        ["force-share"] = (o, k, v) => o with { ForceShare = Bool(k, v) },
         ["overlap-check"] = (o, _, v) => o with { OverlapCheck = Qcow2.Qcow2Driver.ParseOverlapCheck(v) },
     };
 
@@ -59,6 +62,14 @@ public static class ImageOpenOptions
             throw new BlockException("Cache clean interval too big");
         return (int)n;
     }
+
+    /// <summary>QEMU's locking=on|off|auto (auto locks where the host supports it, as on does here).</summary>
+    private static bool Locking(string value) => value switch
+    {
+        "on" or "auto" => true,
+        "off" => false,
+        _ => throw new BlockException($"invalid parameter value: {value}"),
+    };
 
     /// <summary>QEMU's boolean spellings.</summary>
     internal static bool Bool(string key, string value) => value switch

@@ -22,6 +22,8 @@ public static class ImageOpener
 
     internal static BlockDriver Open(string path, ImageOptions options, int depth, HashSet<string> chain)
     {
+        if (options.ForceShare && !options.ReadOnly)
+            throw new BlockException($"Could not open '{path}': force-share=on can only be used with read-only images");
         if (depth > options.MaxChainDepth)
             throw new BlockException($"Backing chain of '{path}' is too deep (more than {options.MaxChainDepth} images)");
         if (path.Length == 0)
@@ -32,14 +34,18 @@ public static class ImageOpener
         if (!File.Exists(full))
             throw new BlockException($"Could not open '{path}': No such file or directory");
         string format = options.Format ?? Probe(full);
-        switch (format)
+        try
         {
-            case "raw":
-                return new RawDriver(HostFile.Open(full, options.ReadOnly, options.Cache));
-            case "qcow2":
-                return Qcow2Driver.Open(full, options, depth, chain);
-            default:
-                throw new BlockException($"Could not open '{path}': Unknown driver '{format}'");
+            return format switch
+            {
+                "raw" => new RawDriver(HostFile.Open(full, options.ReadOnly, options.Cache, options.LockFor(qcow2: false))),
+                "qcow2" => Qcow2Driver.Open(full, options, depth, chain),
+                _ => throw new BlockException($"Could not open '{path}': Unknown driver '{format}'"),
+            };
+        }
+        catch (ImageLockException e)
+        {
+            throw new BlockException($"Could not open '{path}': {ImageLockException.Describe(e.Reason, path)}", e);
         }
     }
 

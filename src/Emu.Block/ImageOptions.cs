@@ -35,6 +35,15 @@ public sealed record ImageOptions
     /// <summary>Metadata sections every write is checked against (QEMU's overlap-check; default cached).</summary>
     public Qcow2.Qcow2Overlap OverlapCheck { get; init; } = Qcow2.Qcow2Overlap.Cached;
 
+    /// <summary>Open even when another process writes the image (QEMU's force-share, qemu-img's -U); read-only opens only.</summary>
+    public bool ForceShare { get; init; }
+
+    /// <summary>Lock image files against conflicting use by other processes as QEMU does (QEMU's locking=on|off).</summary>
+    public bool Locking { get; init; } = true;
+
+    /// <summary>The locks this open takes on an image file of the given format.</summary>
+    internal ImageLock LockFor(bool qcow2) => Locking ? ImageLock.For(ReadOnly, ForceShare, qcow2) : ImageLock.None;
+
     /// <summary>Images further down the chain than this are refused (loops and absurd chains).</summary>
     public int MaxChainDepth { get; init; } = 64;
 }

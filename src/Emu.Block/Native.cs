@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Emu.Block;
 
-/// <summary>The few host calls .NET does not expose: st_blocks and hole punching.</summary>
+/// <summary>The few host calls .NET does not expose: st_blocks, hole punching and OFD byte locks.</summary>
 internal static partial class Native
 {
     [StructLayout(LayoutKind.Sequential)]
@@ -25,7 +25,7 @@ internal static partial class Native
     [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
     private static partial long LSeek(int fd, long offset, int whence);
 
-    private const int SeekData = 3;
+    private const int SeekData = 3, SeekHole = 4;
 
     /// <summary>Offset of the first byte at or after offset that is not in a hole (file end when there is none), or -1 if unknown.</summary>
     public static long NextData(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, long fileLength)
@@ -36,6 +36,10 @@ internal static partial class Native
         // ENXIO: no data after offset.
         return Marshal.GetLastPInvokeError() == 6 ? fileLength : -1;
     }
+
+    /// <summary>Offset of the first hole at or after offset (the file end counts as one), or -1 if unknown.</summary>
+    public static long NextHole(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset) =>
+        LSeek((int)handle.DangerousGetHandle(), offset, SeekHole);
 
     [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int OpenFile(string path, int flags, int mode);
@@ -65,11 +69,55 @@ internal static partial class Native
     /// <summary>Deallocates [offset, offset+length) keeping the file size (reads return zeroes); false when the host cannot.</summary>
     public static bool PunchHole(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, long length)
     {
+        return WithFd(handle, fd => FAllocate(fd, FallocPunchHole | FallocKeepSize, offset, length)) == 0;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Flock
+    {
+        public short Type, Whence;
+        public long Start, Length;
+        public int Pid;
+    }
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int cmd, ref Flock lk);
+
+    private const int FOfdGetLk = 36, FOfdSetLk = 37;
+    private const short FRdLck = 0, FWrLck = 1, FUnLck = 2;
+
+    /// <summary>Takes a shared OFD lock on one byte; false when the host or file system has no OFD locks.</summary>
+    /// <remarks>Nobody takes exclusive locks on these bytes, so a shared lock is always granted where locks exist.</remarks>
+    public static bool LockByte(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset)
+    {
+        var lk = new Flock { Type = FRdLck, Start = offset, Length = 1 };
+        return WithFd(handle, fd => Fcntl(fd, FOfdSetLk, ref lk)) == 0;
+    }
+
+    /// <summary>Drops this handle's OFD locks on [offset, offset + length).</summary>
+    public static void Unlock(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, long length)
+    {
+        var lk = new Flock { Type = FUnLck, Start = offset, Length = length };
+        WithFd(handle, fd => Fcntl(fd, FOfdSetLk, ref lk));
+    }
+
+    /// <summary>True when an open file description other than this handle's holds a lock on the byte.</summary>
+    public static bool ByteLockedByOther(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset)
+    {
+        // An exclusive lock would conflict with any other holder's lock; our own never conflict with ourselves.
+        var lk = new Flock { Type = FWrLck, Start = offset, Length = 1 };
+        return WithFd(handle, fd => Fcntl(fd, FOfdGetLk, ref lk)) == 0 && lk.Type != FUnLck;
+    }
+
+    private delegate int FdCall(int fd);
+
+    private static int WithFd(Microsoft.Win32.SafeHandles.SafeFileHandle handle, FdCall call)
+    {
         bool added = false;
         handle.DangerousAddRef(ref added);
         try
         {
-            return FAllocate((int)handle.DangerousGetHandle(), FallocPunchHole | FallocKeepSize, offset, length) == 0;
+            return call((int)handle.DangerousGetHandle());
         }
         finally
         {

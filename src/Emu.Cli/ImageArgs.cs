@@ -28,6 +28,9 @@ public sealed class ImageArgs
     public string Secret(string id) =>
         _secrets.TryGetValue(id, out var s) ? s : throw new UsageException($"No secret with id '{id}'");
 
+    /// <summary>The tools' -U / --force-share.</summary>
+    public static bool ForceShare(GetOpt o) => o.Has("U") || o.Has("force-share");
+
     /// <summary>An on/off option value as QEMU spells it.</summary>
     public static bool OnOff(string key, string value) => value switch
     {
@@ -82,11 +85,14 @@ public sealed class ImageArgs
     /// <summary>Opens an image named by a file name (with optional format) or by --image-opts text.</summary>
     /// <param name="defaults">Open options from the command line (cache mode, -o ...), which --image-opts keys override.</param>
     /// <param name="metadataOnly">Open encrypted images without their key, for metadata (info), as qemu-img does.</param>
+    /// <param name="forceShare">Open even while another process writes the image (-U); read-only opens only.</param>
     public BlockDriver Open(string name, string? format, bool imageOpts, bool readOnly, bool noBacking = false, ImageOptions? defaults = null,
-        bool metadataOnly = false)
+        bool metadataOnly = false, bool forceShare = false)
     {
         string path = name;
         var options = (defaults ?? new ImageOptions()) with { ReadOnly = readOnly, NoBacking = noBacking };
+        if (forceShare)
+            options = options with { ForceShare = true };
         if (imageOpts)
         {
             var kv = ParseKeyValues(name);

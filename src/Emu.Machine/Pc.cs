@@ -213,7 +213,7 @@ public sealed class Pc : IDisposable
         }
         if (_config.Cdrom != null)
         {
-            var driver = ImageOpener.Open(_config.Cdrom, new ImageOptions { Format = "raw", ReadOnly = true });
+            var driver = OpenImage(_config.Cdrom, new ImageOptions { Format = "raw", ReadOnly = true });
             ClaimImageFiles(driver);
             var device = new BlockDevice(driver, new BusEventLoop(_bus, Wake));
             _disks.Add(device);
@@ -231,23 +231,50 @@ public sealed class Pc : IDisposable
         {
             // Writes go to a temporary overlay; the image itself is only read.
             string format = disk.Format ?? ImageOpener.Probe(disk.Path);
-            using (var probe = ImageOpener.Open(disk.Path, new ImageOptions { Format = format, ReadOnly = true }))
+            using (var probe = OpenImage(disk.Path, OpenOptions(disk, format) with { ReadOnly = true }))
             {
-                string overlay = Path.Combine(Path.GetTempPath(), $"emu-snapshot-{Environment.ProcessId}-{_temporaryFiles.Count}.qcow2");
+                // Unique within the process too: machines in one process (tests) must not share overlays.
+                string overlay = Path.Combine(Path.GetTempPath(),
+                    $"emu-snapshot-{Environment.ProcessId}-{Interlocked.Increment(ref s_overlays)}.qcow2");
                 Qcow2Creator.Create(overlay, new Qcow2CreateOptions { Size = probe.Size, BackingFile = Path.GetFullPath(disk.Path), BackingFormat = format });
                 _temporaryFiles.Add(overlay);
-                driver = ImageOpener.Open(overlay, OpenOptions(disk, "qcow2"));
+                driver = OpenImage(overlay, OpenOptions(disk, "qcow2"));
             }
         }
         else
         {
-            driver = ImageOpener.Open(disk.Path, OpenOptions(disk, disk.Format));
+            driver = OpenImage(disk.Path, OpenOptions(disk, disk.Format));
         }
         ClaimImageFiles(driver);
         var device = new BlockDevice(driver, new BusEventLoop(_bus, Wake));
         _disks.Add(device);
         return device;
     }
+
+    private static int s_overlays;
+
+    /// <summary>Opens a drive's image; when a file is locked by another of this machine's drives, says so plainly.</summary>
+    private BlockDriver OpenImage(string path, ImageOptions options)
+    {
+        try
+        {
+            return ImageOpener.Open(path, options);
+        }
+        catch (BlockException e) when (LockedFile(e) is { } file && _imageFiles.ContainsKey(CanonicalPath(file)))
+        {
+            throw new MachineException(SharedByDrives(CanonicalPath(file)));
+        }
+
+        static string? LockedFile(Exception? e)
+        {
+            for (; e != null; e = e.InnerException)
+                if (e is ImageLockException l)
+                    return l.Path;
+            return null;
+        }
+    }
+
+    private static string SharedByDrives(string path) => $"'{path}' is already used by another drive, and one of the two would write it";
 
     // Every image file the drives use (backing files included), and whether a drive writes it.
     private readonly Dictionary<string, bool> _imageFiles = [];
@@ -265,7 +292,7 @@ public sealed class Pc : IDisposable
             if (_imageFiles.TryGetValue(path, out bool writtenElsewhere) && (writable || writtenElsewhere))
             {
                 driver.Dispose();
-                throw new MachineException($"'{path}' is already used by another drive, and one of the two would write it");
+                throw new MachineException(SharedByDrives(path));
             }
         }
         foreach (var (path, writable) in files)

@@ -125,11 +125,10 @@ public class SaveVmTests
             string disk = DemoDisk(dir);
             var cfg = new MachineConfig { Disks = [new DiskConfig { Path = disk, Format = "qcow2" }], Timeout = 60 };
             using (var pc = new Pc(cfg, Stream.Null))
+                new Snapshots(pc).Save("s");
+            // A machine with a different RAM size refuses it.
+            using (var other = new Pc(cfg with { Memory = 64 }, Stream.Null))
             {
-                var snaps = new Snapshots(pc);
-                snaps.Save("s");
-                // A machine with a different RAM size refuses it.
-                using var other = new Pc(cfg with { Memory = 64 }, Stream.Null);
                 var e = Assert.Throws<MachineException>(() => new Snapshots(other).Load("s"));
                 Assert.Contains("RAM", e.Message);
             }

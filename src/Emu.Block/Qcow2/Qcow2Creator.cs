@@ -142,6 +142,8 @@ public static class Qcow2Creator
                 file.SetLength(end);
         }
         file.Flush();
+        // The image is opened again below: this process's own open would hold the lock it needs.
+        file.Dispose();
         if (o.DataFileRaw)
         {
             using var d = (Qcow2Driver)ImageOpener.Open(path, new ImageOptions { Format = "qcow2", EncryptionKey = o.AesKey });

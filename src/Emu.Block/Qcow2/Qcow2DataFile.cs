@@ -25,7 +25,7 @@ public sealed partial class Qcow2Driver
             throw new BlockException($"'{path}' names itself as its data file");
         try
         {
-            return HostFile.Open(full, options.ReadOnly, options.Cache);
+            return HostFile.Open(full, options.ReadOnly, options.Cache, options.LockFor(qcow2: false));
         }
         catch (BlockException e)
         {

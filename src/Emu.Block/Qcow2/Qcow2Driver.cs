@@ -87,7 +87,7 @@ public sealed partial class Qcow2Driver : BlockDriver
 
     internal static Qcow2Driver Open(string path, ImageOptions options, int depth, HashSet<string> chain)
     {
-        var file = HostFile.Open(path, options.ReadOnly, options.Cache);
+        var file = HostFile.Open(path, options.ReadOnly, options.Cache, options.LockFor(qcow2: true));
         BlockDriver? backing = null;
         HostFile? dataFile = null;
         try

@@ -51,17 +51,25 @@ public sealed class RawDriver : BlockDriver
 
     public override void Flush() => _file.Flush();
 
+    /// <summary>Changes the disk's size: the file grows sparse or is cut.</summary>
+    public void Resize(long size)
+    {
+        if (ReadOnly)
+            throw new BlockException($"'{FileName}' is opened read-only");
+        _file.SetLength(size);
+    }
+
     public override BlockStatus GetStatus(long offset, long length)
     {
         CheckRange(offset, length);
         var flags = BlockStatusFlags.Data | BlockStatusFlags.Allocated | BlockStatusFlags.OffsetValid;
         long hole = _file.HoleLength(offset, length);
+        // A hole stores nothing: it reads as zeroes but holds no data (qemu-img map's "data": false).
         if (hole > 0)
-            return new BlockStatus(hole, flags | BlockStatusFlags.Zero, offset, 0);
-        return new BlockStatus(length, flags, offset, 0);
+            return new BlockStatus(hole, (flags & ~BlockStatusFlags.Data) | BlockStatusFlags.Zero, offset, 0);
+        return new BlockStatus(_file.DataLength(offset, length), flags, offset, 0);
     }
 
-    /// <summary>Creates a raw image of the given size (sparse).</summary>
     /// <summary>Creates a raw image of the given size, its space reserved or written as the mode asks.</summary>
     public static void Create(string path, long size, Preallocation mode = Preallocation.Off)
     {

@@ -24,7 +24,7 @@ public static partial class ImgCommand
         if (flushInterval > 0 && !write)
             throw new UsageException("--flush-interval is only available in write tests");
         var images = Objects(o);
-        using var drv = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: !write, defaults: new ImageOptions { Cache = cache });
+        using var drv = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: !write, defaults: new ImageOptions { Cache = cache }, forceShare: ImageArgs.ForceShare(o));
         if (size > drv.Size)
             throw new UsageException("Buffer size is larger than the image");
         using var dev = new BlockDevice(drv);

@@ -19,7 +19,7 @@ public static partial class ImgCommand
             var other => throw new UsageException($"Invalid -r argument '{other}'"),
         };
         var images = Objects(o);
-        using var d = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: repair == CheckRepair.None, noBacking: true);
+        using var d = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: repair == CheckRepair.None, noBacking: true, forceShare: ImageArgs.ForceShare(o));
         if (d is not Qcow2Driver q)
         {
             stderr.WriteLine($"emu img: This image format does not support checks");

@@ -15,7 +15,7 @@ public static partial class ImgCommand
         BlockDriver a, b;
         try
         {
-            a = images.Open(n1, o.Get("f"), o.Has("image-opts"), readOnly: true);
+            a = images.Open(n1, o.Get("f"), o.Has("image-opts"), readOnly: true, forceShare: ImageArgs.ForceShare(o));
         }
         catch (BlockException e)
         {
@@ -25,7 +25,7 @@ public static partial class ImgCommand
         using var _a = a;
         try
         {
-            b = images.Open(n2, o.Get("F") ?? o.Get("f"), o.Has("image-opts"), readOnly: true);
+            b = images.Open(n2, o.Get("F") ?? o.Get("f"), o.Has("image-opts"), readOnly: true, forceShare: ImageArgs.ForceShare(o));
         }
         catch (BlockException e)
         {

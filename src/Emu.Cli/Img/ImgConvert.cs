@@ -23,7 +23,7 @@ public static partial class ImgCommand
     private static int Convert(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var o = new GetOpt(args, "fOoBsltTSrm", "cpqnhWU", ["object"],
-            ["image-opts", "force-share", "target-image-opts", "bitmaps", "skip-broken-bitmaps"]);
+            ["image-opts", "force-share", "target-image-opts", "bitmaps", "skip-broken-bitmaps", "target-is-zero", "salvage"]);
         if (o.Operands.Count < 2)
             throw new UsageException("Expecting at least one input and one output filename");
         string outName = o.Operands[^1];
@@ -37,13 +37,17 @@ public static partial class ImgCommand
         bool bitmaps = o.Has("bitmaps"), skipBroken = o.Has("skip-broken-bitmaps");
         if (skipBroken && !bitmaps)
             throw new UsageException("Use of --skip-broken-bitmaps requires --bitmaps");
+        bool targetIsZero = o.Has("target-is-zero"), salvage = o.Has("salvage");
+        if (targetIsZero && !o.Has("n"))
+            throw new UsageException("--target-is-zero requires use of -n flag");
+        int sparse = SparseSize(o.Get("S"));
 
         var inputs = new List<BlockDriver>();
         try
         {
             foreach (var n in inNames)
                 inputs.Add(images.Open(n, o.Get("f"), o.Has("image-opts"), readOnly: true,
-                    defaults: new ImageOptions { Cache = ParseCache(o.Get("T") ?? "writeback") }));
+                    defaults: new ImageOptions { Cache = ParseCache(o.Get("T") ?? "writeback") }, forceShare: ImageArgs.ForceShare(o)));
             long total = inputs.Sum(i => i.Size);
             var bitmapSource = bitmaps ? BitmapSource(inputs, skipBroken) : null;
 
@@ -69,7 +73,8 @@ public static partial class ImgCommand
                     return rc;
             }
             using var output = OpenConvertTarget(images, o, outName, outFormat);
-            bool freshZero = !o.Has("n") && output.Backing == null;
+            // Zeroes need no writing where the target reads as zeroes already (or the user says it does).
+            bool freshZero = targetIsZero || (!o.Has("n") && output.Backing == null);
             int chunk = Math.Max(output.ClusterSize, 64 * 1024);
             if (chunk < 1 << 20 && !compress)
                 chunk = 1 << 20;
@@ -81,21 +86,25 @@ public static partial class ImgCommand
             long done = 0;
             int lastShown = -1;
             using var pieces = Pieces(inputs, chunk, compress ? output.ClusterSize : 1).GetEnumerator();
-            var ahead = pieces.MoveNext() ? ReadPiece(pieces.Current, buffers[slot]) : null;
+            var ahead = pieces.MoveNext() ? ReadPiece(pieces.Current, buffers[slot], salvage) : null;
             try
             {
                 while (ahead != null)
                 {
                     var piece = ahead.GetAwaiter().GetResult();
                     slot ^= 1;
-                    ahead = pieces.MoveNext() ? ReadPiece(pieces.Current, buffers[slot]) : null;
+                    ahead = pieces.MoveNext() ? ReadPiece(pieces.Current, buffers[slot], salvage) : null;
+                    foreach (long bad in piece.Unreadable ?? [])
+                        stderr.WriteLine($"emu img: warning: error while reading offset {bad}: Input/output error");
                     if (!piece.Zero)
                     {
                         if (compress)
                             WriteCompressedRuns(output, piece, freshZero);
                         else
-                            output.Write(piece.OutOffset, piece.Data.Span);
+                            WriteSparse(output, piece, sparse, freshZero);
                     }
+                    else if (sparse == 0 && !compress)
+                        WriteAllocatedZeroes(output, piece.OutOffset, piece.Length, buffers[slot ^ 1]);
                     else if (!freshZero)
                         output.WriteZeroes(piece.OutOffset, piece.Length);
                     done += piece.Length;
@@ -164,7 +173,7 @@ public static partial class ImgCommand
     private readonly record struct ConvertRange(BlockDriver Input, long InOffset, long OutOffset, long Length, bool Zero);
 
     /// <summary>A stretch ready to write: its bytes, or no bytes when all <see cref="Length"/> of it read as zeroes.</summary>
-    private readonly record struct ConvertPiece(long OutOffset, Memory<byte> Data, long Length, bool Zero);
+    private readonly record struct ConvertPiece(long OutOffset, Memory<byte> Data, long Length, bool Zero, List<long>? Unreadable = null);
 
     // The inputs laid end to end, cut at chunk boundaries of the output and where the allocation status changes,
     // but only at multiples of align (compressed writes take whole clusters): a piece rounded up past a status
@@ -222,15 +231,107 @@ public static partial class ImgCommand
             output.WriteCompressed(piece.OutOffset + start, data[start..]);
     }
 
-    private static Task<ConvertPiece> ReadPiece(ConvertRange range, byte[] buffer)
+    private static Task<ConvertPiece> ReadPiece(ConvertRange range, byte[] buffer, bool salvage)
     {
         if (range.Zero)
             return Task.FromResult(new ConvertPiece(range.OutOffset, Memory<byte>.Empty, range.Length, true));
         return Task.Run(() =>
         {
             var data = buffer.AsMemory(0, (int)range.Length);
-            range.Input.Read(range.InOffset, data.Span);
-            return new ConvertPiece(range.OutOffset, data, range.Length, data.Span.IndexOfAnyExcept((byte)0) < 0);
+            List<long>? unreadable = null;
+            try
+            {
+                range.Input.Read(range.InOffset, data.Span);
+            }
+            catch (Exception e) when (salvage && e is BlockException or IOException)
+            {
+                unreadable = SalvageRead(range.Input, range.InOffset, range.OutOffset, data.Span);
+            }
+            return new ConvertPiece(range.OutOffset, data, range.Length, data.Span.IndexOfAnyExcept((byte)0) < 0, unreadable);
         });
+    }
+
+    /// <summary>The -S sparse size: zero runs of at least this many bytes inside data are not written (0: write
+    /// everything, zeroes included, so the output is fully allocated).</summary>
+    private static int SparseSize(string? text)
+    {
+        if (text == null)
+            return 4096;
+        long size;
+        try
+        {
+            size = Units.ParseSize(text);
+        }
+        catch (UsageException)
+        {
+            throw new UsageException("Invalid buffer size for sparse output specified. You may use k, M, G, T, P or E suffixes for "
+                + "kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+        }
+        if (size % 512 != 0 || size > 16 << 20)
+            throw new UsageException("Invalid buffer size for sparse output specified. Valid sizes are multiples of 512 up to 16777216. "
+                + "Select 0 to disable sparse detection (fully allocates output).");
+        return (int)size;
+    }
+
+    /// <summary>Writes a piece's data, leaving out (or, on a target that does not read as zeroes, zeroing) every run of
+    /// whole all-zero units of <paramref name="sparse"/> bytes (at least a cluster), as qemu-img -S does.</summary>
+    private static void WriteSparse(BlockDriver output, ConvertPiece piece, int sparse, bool freshZero)
+    {
+        var data = piece.Data.Span;
+        if (sparse == 0)
+        {
+            output.Write(piece.OutOffset, data);
+            return;
+        }
+        // A cluster is allocated whole: zero runs count in whole clusters, as qemu-img counts them.
+        sparse = Math.Max(sparse, output.ClusterSize);
+        static bool ZeroUnit(ReadOnlySpan<byte> data, int at, int sparse) =>
+            !data.Slice(at, Math.Min(sparse, data.Length - at)).ContainsAnyExcept((byte)0);
+        for (int pos = 0; pos < data.Length;)
+        {
+            bool zero = ZeroUnit(data, pos, sparse);
+            int end = pos;
+            while (end < data.Length && ZeroUnit(data, end, sparse) == zero)
+                end = Math.Min(data.Length, end + sparse);
+            if (!zero)
+                output.Write(piece.OutOffset + pos, data[pos..end]);
+            else if (!freshZero)
+                output.WriteZeroes(piece.OutOffset + pos, end - pos);
+            pos = end;
+        }
+    }
+
+    /// <summary>-S 0: a zero stretch is written as data, so the output has every byte allocated.</summary>
+    private static void WriteAllocatedZeroes(BlockDriver output, long offset, long length, byte[] buffer)
+    {
+        Array.Clear(buffer);
+        for (long done = 0; done < length;)
+        {
+            int n = (int)Math.Min(buffer.Length, length - done);
+            output.Write(offset + done, buffer.AsSpan(0, n));
+            done += n;
+        }
+    }
+
+    /// <summary>--salvage: reads sector by sector, leaving zeroes where a sector cannot be read; returns those
+    /// sectors' offsets in the output (qemu-img's granularity and warnings).</summary>
+    private static List<long> SalvageRead(BlockDriver input, long offset, long outOffset, Span<byte> data)
+    {
+        const int Sector = 512;
+        var unreadable = new List<long>();
+        for (int pos = 0; pos < data.Length; pos += Sector)
+        {
+            var sector = data.Slice(pos, Math.Min(Sector, data.Length - pos));
+            try
+            {
+                input.Read(offset + pos, sector);
+            }
+            catch (Exception e) when (e is BlockException or IOException)
+            {
+                sector.Clear();
+                unreadable.Add(outOffset + pos);
+            }
+        }
+        return unreadable;
     }
 }

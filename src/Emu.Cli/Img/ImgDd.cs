@@ -39,7 +39,7 @@ public static partial class ImgCommand
             throw new UsageException("Unknown file format");
 
         var images = Objects(o);
-        using var input = images.Open(inName, o.Get("f"), o.Has("image-opts"), readOnly: true);
+        using var input = images.Open(inName, o.Get("f"), o.Has("image-opts"), readOnly: true, forceShare: ImageArgs.ForceShare(o));
         long end = input.Size;
         if (count >= 0 && count < end / bs + 1 && count * bs < end)
             end = count * bs;

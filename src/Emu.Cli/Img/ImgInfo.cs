@@ -15,7 +15,7 @@ public static partial class ImgCommand
         if (output is not ("human" or "json"))
             throw new UsageException($"--output must be used with human or json as argument.");
         var images = Objects(o);
-        using var top = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: true, noBacking: !o.Has("backing-chain"), metadataOnly: true);
+        using var top = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: true, noBacking: !o.Has("backing-chain"), metadataOnly: true, forceShare: ImageArgs.ForceShare(o));
         var chain = new List<(BlockDriver Driver, string Name)>();
         BlockDriver? d = top;
         string shownName = o.Has("image-opts") ? top.FileName : name;

@@ -10,7 +10,7 @@ public static partial class ImgCommand
         string name = Operand(o, 0, "filename");
         string output = o.Get("output") ?? "human";
         var images = Objects(o);
-        using var d = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: true);
+        using var d = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: true, forceShare: ImageArgs.ForceShare(o));
         long start = o.Get("start-offset") is { } so ? Units.ParseSize(so, "offset") : 0;
         long end = o.Get("max-length") is { } ml ? Math.Min(d.Size, start + Units.ParseSize(ml, "length")) : d.Size;
 

@@ -37,7 +37,7 @@ public static partial class ImgCommand
                 size = Units.ParseSize(sizeText, "image size");
             else
             {
-                input = Objects(o).Open(o.Operands[0], o.Get("f"), o.Has("image-opts"), readOnly: true);
+                input = Objects(o).Open(o.Operands[0], o.Get("f"), o.Has("image-opts"), readOnly: true, forceShare: ImageArgs.ForceShare(o));
                 size = input.Size;
             }
             var m = outFormat == "raw" ? MeasureRaw(size) : MeasureQcow2(opts, size, input);

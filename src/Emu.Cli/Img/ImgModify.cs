@@ -30,9 +30,8 @@ public static partial class ImgCommand
             case Qcow2Driver q:
                 q.Resize(size);
                 break;
-            case Emu.Block.Raw.RawDriver:
-                using (var f = HostFile.Open(d.FileName, false))
-                    f.SetLength(size);
+            case Emu.Block.Raw.RawDriver r:
+                r.Resize(size);
                 break;
         }
         if (!o.Has("q"))

@@ -13,7 +13,7 @@ public static partial class ImgCommand
             throw new UsageException("Cannot mix '-l', '-a', '-c', '-d'");
         bool list = o.Has("l") || actions == 0;
         var images = Objects(o);
-        using var d = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: list, noBacking: true);
+        using var d = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: list, noBacking: true, forceShare: ImageArgs.ForceShare(o));
         if (d is not Qcow2Driver q)
             throw new UsageException($"Format '{d.Format}' does not support internal snapshots");
         if (list)

@@ -34,6 +34,8 @@ public sealed class IoCommand
         {
             if (o.Has("n"))
                 options = options with { Cache = HostCacheMode.None };
+            if (ImageArgs.ForceShare(o))
+                options = options with { ForceShare = true };
             if ((o.Get("t") ?? o.Get("cache")) is { } mode)
                 options = options with { Cache = HostCache.Parse(mode) };
             foreach (var spec in o.GetAll("o"))
@@ -91,6 +93,23 @@ public sealed class IoCommand
         _drv = null;
     }
 
+    /// <summary>sleep MS: pauses the command list (the image stays open, with its locks).</summary>
+    private static bool SleepCmd(string[] args, TextWriter stderr)
+    {
+        if (args.Length != 1)
+        {
+            stderr.WriteLine($"bad argument count {args.Length} to sleep, expected 1 arguments");
+            return false;
+        }
+        if (!int.TryParse(args[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int ms))
+        {
+            stderr.WriteLine($"{args[0]} is not a valid number");
+            return false;
+        }
+        Thread.Sleep(ms);
+        return true;
+    }
+
     private BlockDriver Drv => _drv ?? throw new UsageException("no file open, try 'help open'");
 
     /// <summary>Runs one command line; false when the command failed.</summary>
@@ -132,6 +151,8 @@ public sealed class IoCommand
                 case "close" or "c":
                     Close();
                     return true;
+                case "sleep":
+                    return SleepCmd(args, stderr);
                 default:
                     stderr.WriteLine($"command \"{words[0]}\" not found");
                     return false;
