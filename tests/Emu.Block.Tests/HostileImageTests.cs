@@ -130,7 +130,7 @@ public class HostileImageTests
         Patch(path, 0x30000, 0x8000000000050200UL, 8);
         var r = Tools.Io("-c", "read 0 4096", path);
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("unaligned", r.Err);
+        Assert.Contains("unaligned", r.Out);
         // The corrupt bit is now set: read-write opens are refused with a clear message.
         var again = Tools.Io("-c", "write 0 4096", path);
         Assert.Equal(1, again.ExitCode);
@@ -149,7 +149,7 @@ public class HostileImageTests
         Patch(path, 0x40000, 0x8000000000010000UL, 8);
         var r = Tools.Io("-c", "write -P 2 0 4096", path);
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("metadata", r.Err);
+        Assert.Contains("metadata", r.Out);
         // The refcount table survived.
         Assert.NotEqual(2, File.ReadAllBytes(path)[0x10000]);
     }
@@ -171,7 +171,7 @@ public class HostileImageTests
         }
         var r = Tools.Io("-c", "read 0 4096", path);
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("decompress", r.Err);
+        Assert.Contains("decompress", r.Out);
     }
 
     [Fact]
@@ -216,7 +216,7 @@ public class HostileImageTests
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5));
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20, "a zstd bomb must not be inflated");
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("decompress", r.Err);
+        Assert.Contains("decompress", r.Out);
     }
 
     [Fact]
@@ -247,7 +247,7 @@ public class HostileImageTests
             string path = ZstdImageWithFrame(dir, bad);
             var r = Tools.Io("-c", "read 0 4096", path);
             Assert.Equal(1, r.ExitCode);
-            Assert.Contains("decompress", r.Err);
+            Assert.Contains("decompress", r.Out);
             File.Delete(path);
         }
     }

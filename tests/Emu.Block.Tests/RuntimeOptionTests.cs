@@ -60,7 +60,7 @@ public class RuntimeOptionTests
         var before = File.ReadAllBytes(path).AsSpan((int)target, 65536).ToArray();
         var r = Tools.Io("-c", "write -P 0x77 64k 64k", path);
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains($"Preventing invalid write on metadata (overlaps with {section}", r.Err);
+        Assert.Contains($"Preventing invalid write on metadata (overlaps with {section}", r.Out);
         Assert.True(before.AsSpan().SequenceEqual(File.ReadAllBytes(path).AsSpan((int)target, 65536)), "metadata was overwritten");
         Assert.NotEqual(0UL, ParseHeader(path).IncompatibleFeatures & Qcow2Header.IncompatCorrupt);
         Assert.Contains("corrupt: true", Tools.QemuImg("info", path).Out);

@@ -112,4 +112,36 @@ public class VectoredIoTests
         Assert.Empty(ScatterList.Slice(pieces, 10_000, 0));
         Assert.Throws<ArgumentException>(() => ScatterList.Slice(pieces, 9000, 1001));
     }
+
+    /// <summary>emu io's readv, writev and truncate against qemu-io's on twin images: same output (timing lines
+    /// aside), same exit status, same resulting image.</summary>
+    [Theory]
+    [InlineData("qcow2")]
+    [InlineData("raw")]
+    public void EmuIoVectorCommandsMatchQemuIo(string format)
+    {
+        using var dir = new TempDir();
+        string theirs = dir.File("theirs." + format), ours = dir.File("ours." + format);
+        Tools.QemuImg("create", "-q", "-f", format, theirs, "1M");
+        File.Copy(theirs, ours);
+        string[] commands =
+        [
+            "writev -P 0x33 0 512 1k 4k", "readv -P 0x33 0 512 1k 4k", "readv -P 0x34 0 512", "readv -v 0 16 16",
+            "writev 1000 512", "writev -P 7 1040000 8k 512", "truncate 2M", "length", "writev -P 9 1536k 4k 4k",
+            "readv -q 0 512", "readv 0 512 abc", "truncate 1536k", "length", "readv -P 9 1536k 4k",
+        ];
+        string[] args = ["-f", format, .. commands.SelectMany(c => new[] { "-c", c })];
+        var q = Tools.QemuIo([.. args, theirs]);
+        var e = Tools.Io([.. args, ours]);
+        Assert.Equal(q.ExitCode, e.ExitCode);
+        Assert.Equal(Tools.WithoutTiming(q.Out), Tools.WithoutTiming(e.Out));
+        Assert.Equal(q.Err.Split('\n').Order(StringComparer.Ordinal), e.Err.Split('\n').Order(StringComparer.Ordinal));
+        Assert.Equal(0, Tools.QemuImg("compare", "-f", format, "-F", format, theirs, ours).ExitCode);
+        if (format == "qcow2")
+            Tools.AssertQemuCheckClean(ours);
+
+        var bad = Tools.Io("-f", format, "-c", "readv", "-c", "truncate", ours);
+        Assert.Equal("bad argument count 0 to readv, expected at least 2 arguments\n"
+            + "bad argument count 0 to truncate, expected between 1 and 3 arguments\n", bad.Err);
+    }
 }

@@ -124,7 +124,13 @@ public sealed class IoCommand
             switch (words[0])
             {
                 case "read" or "r" or "aio_read":
-                    return ReadCmd(args, stderr);
+                    return ReadCmd(args, vectored: false);
+                case "readv":
+                    return ReadCmd(args, vectored: true);
+                case "writev":
+                    return WritevCmd(args);
+                case "truncate" or "t":
+                    return TruncateCmd(args);
                 case "write" or "w" or "aio_write":
                     return WriteCmd(args, stderr);
                 case "flush" or "f" or "aio_flush":
@@ -160,14 +166,33 @@ public sealed class IoCommand
         }
         catch (BlockException e)
         {
-            stderr.WriteLine($"{words[0].Replace("aio_", "")} failed: {e.Message}");
+            // qemu-io reports a failed request on stdout, with its results.
+            _out.WriteLine($"{words[0].Replace("aio_", "")} failed: {e.Message}");
+            return false;
+        }
+        catch (ReportedFailure e)
+        {
+            _out.WriteLine(e.Message);
             return false;
         }
     }
 
-    private static long Num(string s) => s.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
-        ? long.Parse(s[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture)
-        : Units.ParseSize(s, "number");
+    /// <summary>A command's failure that qemu-io prints on stdout (a bad number), unlike usage errors.</summary>
+    private sealed class ReportedFailure(string message) : Exception(message);
+
+    private static long Num(string s)
+    {
+        try
+        {
+            return s.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+                ? long.Parse(s[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture)
+                : Units.ParseSize(s, "number");
+        }
+        catch (Exception e) when (e is UsageException or FormatException or OverflowException)
+        {
+            throw new ReportedFailure($"Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- {s}");
+        }
+    }
 
     private static byte Pattern(string s)
     {
@@ -186,17 +211,53 @@ public sealed class IoCommand
         if (count > int.MaxValue)
             throw new UsageException($"length {count} is too large");
         if (offset + count > Drv.Size || offset < 0)
-            throw new UsageException($"{cmd} failed: Input/output error");
+            throw new BlockException("Input/output error");
         return (offset, count);
     }
 
-    private bool ReadCmd(string[] args, TextWriter stderr)
+    /// <summary>readv / writev operands: an offset and the lengths of the buffers that follow one another from it.</summary>
+    private (long Offset, List<Memory<byte>> Buffers, byte[] Whole) Vector(GetOpt o, string cmd)
+    {
+        if (o.Operands.Count < 2)
+            throw new UsageException($"bad argument count {o.Operands.Count} to {cmd}, expected at least 2 arguments");
+        long offset = Num(o.Operands[0]);
+        var lengths = o.Operands.Skip(1).Select(Num).ToList();
+        long total = lengths.Sum();
+        if (total > int.MaxValue)
+            throw new UsageException($"length {total} is too large");
+        if (offset + total > Drv.Size || offset < 0)
+            throw new BlockException("Input/output error");
+        var whole = new byte[total];
+        var buffers = new List<Memory<byte>>();
+        int at = 0;
+        foreach (long n in lengths)
+        {
+            buffers.Add(whole.AsMemory(at, (int)n));
+            at += (int)n;
+        }
+        return (offset, buffers, whole);
+    }
+
+    private bool ReadCmd(string[] args, bool vectored)
     {
         var o = new GetOpt(args, "Pps", "bCqv");
-        var (offset, count) = OffsetCount(o, "read");
-        var buf = new byte[count];
+        long offset, count;
+        byte[] buf;
         var sw = Stopwatch.StartNew();
-        Drv.Read(offset, buf);
+        if (vectored)
+        {
+            (offset, var buffers, buf) = Vector(o, "readv");
+            count = buf.Length;
+            sw.Restart();
+            Drv.ReadVectored(offset, buffers);
+        }
+        else
+        {
+            (offset, count) = OffsetCount(o, "read");
+            buf = new byte[count];
+            sw.Restart();
+            Drv.Read(offset, buf);
+        }
         sw.Stop();
         bool ok = true;
         if (o.Get("P") is { } p)
@@ -246,6 +307,42 @@ public sealed class IoCommand
         sw.Stop();
         if (!o.Has("q"))
             Report("wrote", sw.Elapsed, offset, count);
+        return true;
+    }
+
+    private bool WritevCmd(string[] args)
+    {
+        var o = new GetOpt(args, "P", "Cq");
+        var (offset, buffers, whole) = Vector(o, "writev");
+        Array.Fill(whole, o.Get("P") is { } p ? Pattern(p) : (byte)0xcd);
+        var sw = Stopwatch.StartNew();
+        Drv.WriteVectored(offset, buffers);
+        sw.Stop();
+        if (!o.Has("q"))
+            Report("wrote", sw.Elapsed, offset, whole.Length);
+        return true;
+    }
+
+    /// <summary>truncate SIZE: grows or shrinks the image (what a guest device would see as a new disk size).</summary>
+    private bool TruncateCmd(string[] args)
+    {
+        var o = new GetOpt(args, "m", "");
+        if (args.Length is < 1 or > 3)
+            throw new UsageException($"bad argument count {args.Length} to truncate, expected between 1 and 3 arguments");
+        if (o.Operands.Count != 1)
+            throw new UsageException("truncate: wrong number of arguments");
+        if (o.Get("m") is { } mode && mode != "off")
+            throw new UsageException($"Invalid preallocation mode '{mode}'");
+        long size = Num(o.Operands[0]);
+        switch (Drv)
+        {
+            case Qcow2Driver q:
+                q.Resize(size);
+                break;
+            case Emu.Block.Raw.RawDriver r:
+                r.Resize(size);
+                break;
+        }
         return true;
     }
 
