@@ -168,6 +168,19 @@ public class LockingTests
     }
 
     [Fact]
+    public void ConvertingAnImageOntoItselfIsRefusedBeforeItIsTruncated()
+    {
+        using var dir = new TempDir();
+        var (_, t) = Chain(dir);
+        Tools.QemuIo("-c", "write -P 3 0 64k", t);
+        var r = Tools.Img("convert", "-O", "qcow2", t, t);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains($"{t}: {Write}", r.Err);
+        Assert.Equal(0, Tools.QemuIo("-c", "read -P 3 0 64k", "-c", "read -P 1 64k 960k", t).ExitCode);
+        Tools.AssertQemuCheckClean(t);
+    }
+
+    [Fact]
     public void EmuIoHoldsItsImageAcrossSleep()
     {
         using var dir = new TempDir();
