@@ -315,6 +315,65 @@ public sealed partial class Qcow2Driver
         WriteBitmapDirectory();
     }
 
+    // ---------- resize ----------
+
+    /// <summary>Before a resize: stores the writes tracked so far, reads every consistent bitmap and marks it in use on
+    /// disk, so a crash during the resize leaves bitmaps inconsistent rather than wrong.</summary>
+    private List<(Qcow2Bitmap Bitmap, ulong[] Table, byte[] Data)> PrepareBitmapsForResize(long newSize)
+    {
+        var list = new List<(Qcow2Bitmap, ulong[], byte[])>();
+        if (_bitmaps.Count == 0)
+            return list;
+        foreach (var b in _bitmaps)
+            if (!b.InUse && b.Usable && b.DataBytes(newSize) > MaxBitmapBytes)
+                throw new BlockException($"Cannot resize: bitmap '{b.Name}' would be too large ({b.DataBytes(newSize)} bytes)");
+        StoreTrackedBitmaps();
+        foreach (var b in _bitmaps)
+        {
+            if (b.InUse || !b.Usable)
+                continue;
+            var table = ReadBitmapTable(b);
+            list.Add((b, table, ReadBitmapData(b, table)));
+            b.Flags |= Qcow2Bitmap.FlagInUse;
+        }
+        if (list.Count > 0)
+            WriteBitmapDirectory();
+        return list;
+    }
+
+    /// <summary>After a resize: each bitmap gets a table for the new size, with granules past the old end clean and those
+    /// past the new end dropped (as QEMU resizes them), then its in-use flag clears.</summary>
+    private void FinishBitmapsResize(List<(Qcow2Bitmap Bitmap, ulong[] Table, byte[] Data)> bitmaps, long newSize)
+    {
+        if (bitmaps.Count == 0)
+            return;
+        var oldTables = new List<(long Offset, long Bytes)>();
+        foreach (var (b, table, data) in bitmaps)
+        {
+            var bits = new byte[b.DataBytes(newSize)];
+            data.AsSpan(0, Math.Min(data.Length, bits.Length)).CopyTo(bits);
+            int tail = (int)(((newSize + b.Granularity - 1) >> b.GranularityBits) & 7);
+            if (tail != 0)
+                bits[^1] &= (byte)((1 << tail) - 1);
+            int entries = (int)((bits.Length + ClusterMask) >> ClusterBits);
+            var resized = new ulong[entries];
+            Array.Copy(table, resized, Math.Min(table.Length, entries));
+            for (int k = entries; k < table.Length; k++)
+                if ((table[k] & OffsetMask) != 0)
+                    DeferFree((long)(table[k] & OffsetMask), 1);
+            oldTables.Add((b.TableOffset, b.TableBytes));
+            b.TableSize = entries;
+            b.TableOffset = AllocateClusters((int)((b.TableBytes + ClusterMask) >> ClusterBits));
+            WriteBitmapData(b, resized, bits);
+        }
+        FlushInternal();
+        foreach (var (b, _, _) in bitmaps)
+            b.Flags &= ~Qcow2Bitmap.FlagInUse;
+        WriteBitmapDirectory();
+        foreach (var (offset, bytes) in oldTables)
+            FreeClusters(offset, (int)((bytes + ClusterMask) >> ClusterBits));
+    }
+
     // ---------- check ----------
 
     /// <summary>Counts the clusters of the bitmap directory, tables and data for check.</summary>

@@ -11,12 +11,11 @@ public sealed partial class Qcow2Driver
         lock (_lock)
         {
             CheckWritable();
-            if (newSize != Header.Size && _bitmaps.Count > 0)
-                throw new BlockException("Cannot resize an image with persistent bitmaps (remove them first with 'emu img bitmap --remove')");
+            if (newSize < Header.Size && _snapshots.Count > 0)
+                throw new BlockException("Can't shrink an image which has snapshots");
+            var bitmaps = newSize != Header.Size ? PrepareBitmapsForResize(newSize) : [];
             if (newSize < Header.Size)
             {
-                if (_snapshots.Count > 0)
-                    throw new BlockException("Can't shrink an image which has snapshots");
                 FlushInternal();
                 long start = (newSize + ClusterMask) & ~ClusterMask;
                 for (long pos = start; pos < Header.Size; pos += ClusterSize)
@@ -55,6 +54,7 @@ public sealed partial class Qcow2Driver
                 MapDataFileRange((oldSize + ClusterMask) & ~ClusterMask, newSize);
             WriteHeader();
             _file.Flush();
+            FinishBitmapsResize(bitmaps, newSize);
         }
     }
 
