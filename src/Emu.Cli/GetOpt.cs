@@ -39,7 +39,7 @@ public sealed class GetOpt
                     if (value == null)
                     {
                         if (++i >= args.Count)
-                            throw new UsageException($"option '--{name}' requires an argument");
+                            throw new UsageException($"option '--{name}' requires an argument") { ImgMessage = $"missing argument for option '--{name}'" };
                         value = args[i];
                     }
                     _options.Add((name, value));
@@ -50,7 +50,7 @@ public sealed class GetOpt
                 }
                 else
                 {
-                    throw new UsageException($"unrecognized option '{a}'");
+                    throw new UsageException($"unrecognized option '{a}'") { ImgMessage = $"unrecognized option '{a}'" };
                 }
                 continue;
             }
@@ -67,12 +67,12 @@ public sealed class GetOpt
                         else if (++i < args.Count)
                             value = args[i];
                         else
-                            throw new UsageException($"option requires an argument -- '{c}'");
+                            throw new UsageException($"option requires an argument -- '{c}'") { ImgMessage = $"missing argument for option '-{c}'" };
                         _options.Add((c.ToString(), value));
                         break;
                     }
                     if (!shortFlags.Contains(c))
-                        throw new UsageException($"invalid option -- '{c}'");
+                        throw new UsageException($"invalid option -- '{c}'") { ImgMessage = $"unrecognized option '-{c}'" };
                     _options.Add((c.ToString(), null));
                 }
                 continue;

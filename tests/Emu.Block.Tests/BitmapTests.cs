@@ -25,15 +25,35 @@ public class BitmapTests
     private static string DirtyRanges(string image, string bitmap)
     {
         string socket = Path.Combine(Path.GetDirectoryName(image)!, "nbd.sock");
-        var nbd = Tools.Qemu("qemu-nbd", "--fork", "-r", "-k", socket, "-f", "qcow2", "-B", bitmap, image);
+        string pidFile = Path.Combine(Path.GetDirectoryName(image)!, "nbd.pid");
+        var nbd = Tools.Qemu("qemu-nbd", "--fork", "--pid-file", pidFile, "-r", "-k", socket, "-f", "qcow2", "-B", bitmap, image);
         Assert.True(nbd.ExitCode == 0, nbd.Err);
         var map = Tools.QemuImg("map", "--output=json", "--image-opts",
             $"driver=nbd,server.type=unix,server.path={socket},x-dirty-bitmap=qemu:dirty-bitmap:{bitmap}");
         Assert.True(map.ExitCode == 0, map.Err);
+        // The server leaves once its client has gone, but not at once: it still holds the image (and its lock)
+        // until it has exited (a zombie, never reaped here, holds nothing).
+        string stat = $"/proc/{File.ReadAllText(pidFile).Trim()}/stat";
+        var wait = System.Diagnostics.Stopwatch.StartNew();
+        while (wait.Elapsed < TimeSpan.FromSeconds(30) && StillRunning(stat))
+            Thread.Sleep(10);
         var dirty = JsonDocument.Parse(map.Out).RootElement.EnumerateArray()
             .Where(e => !e.GetProperty("data").GetBoolean())
             .Select(e => $"{e.GetProperty("start").GetInt64()}+{e.GetProperty("length").GetInt64()}");
         return string.Join(" ", dirty);
+    }
+
+    private static bool StillRunning(string statFile)
+    {
+        try
+        {
+            string s = File.ReadAllText(statFile);
+            return s[(s.LastIndexOf(')') + 2)..][0] != 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The image is clean and b0 still holds what <see cref="Image"/> wrote while it was enabled.</summary>

@@ -181,6 +181,45 @@ public class LockingTests
     }
 
     [Fact]
+    public void RebaseForceSharesOnlyTheNewBackingFileAsQemuImgDoes()
+    {
+        using var dir = new TempDir();
+        var (b, _) = Chain(dir);
+        string next = dir.File("next.qcow2"), theirs = dir.File("theirs.qcow2"), ours = dir.File("ours.qcow2");
+        Tools.QemuImg("create", "-q", "-f", "qcow2", next, "16M");
+        foreach (var t in new[] { theirs, ours })
+            Tools.QemuImg("create", "-q", "-f", "qcow2", "-b", b, "-F", "qcow2", t);
+        using (var q = new QemuIoSession("-f", "qcow2", next))
+        {
+            q.Run("write -P 8 0 64k", "wrote 65536/65536");
+            string[] rebase = ["rebase", "-b", next, "-F", "qcow2"];
+            Assert.Equal(1, Tools.QemuImg([.. rebase, theirs]).ExitCode);
+            var refused = Tools.Img([.. rebase, ours]);
+            Assert.Equal(1, refused.ExitCode);
+            Assert.Contains($"Could not open new backing file '{next}': {SharedWrite}", refused.Err);
+            Assert.Equal(0, Tools.QemuImg(["rebase", "-U", .. rebase[1..], theirs]).ExitCode);
+            Assert.Equal(0, Tools.Img(["rebase", "-U", .. rebase[1..], ours]).ExitCode);
+        }
+        Assert.Equal(0, Tools.QemuImg("compare", theirs, ours).ExitCode);
+        Tools.AssertQemuCheckClean(ours);
+    }
+
+    [Fact]
+    public void UnknownOptionsAndMissingArgumentsAreReportedAsQemuImgReportsThem()
+    {
+        using var dir = new TempDir();
+        var (_, t) = Chain(dir);
+        foreach (var args in new[] { new[] { "resize", "-U", t, "1G" }, ["commit", "-U", t], ["amend", "-U", "-o", "compat=1.1", t],
+            ["info", "-f"], ["info", "--output"], ["info", "--bogus", t], ["check", "-Z", t] })
+        {
+            var q = Tools.QemuImg(args);
+            var e = Tools.Img(args);
+            Assert.Equal(q.ExitCode, e.ExitCode);
+            Assert.Equal(q.Err.Replace("qemu-img", "emu img"), e.Err);
+        }
+    }
+
+    [Fact]
     public void EmuIoHoldsItsImageAcrossSleep()
     {
         using var dir = new TempDir();

@@ -10,7 +10,7 @@ public static partial class ImgCommand
 
     private static int Amend(string[] args, TextWriter stdout)
     {
-        var o = new GetOpt(args, "fot", "hqpU", ["object"], ["image-opts", "force"]);
+        var o = new GetOpt(args, "fot", "hqp", ["object"], ["image-opts", "force"]);
         if (!o.GetAll("o").Any())
             throw new UsageException("Must specify options (-o)\nTry 'emu img --help' for more information");
         string name = Operand(o, 0, "filename");

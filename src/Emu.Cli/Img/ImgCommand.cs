@@ -40,7 +40,9 @@ public static partial class ImgCommand
         }
         catch (UsageException e)
         {
-            stderr.WriteLine($"emu img: {e.Message}");
+            stderr.WriteLine($"emu img: {e.ImgMessage ?? e.Message}");
+            if (e.ImgMessage != null)
+                stderr.WriteLine("Try 'emu img --help' for more information");
             return 1;
         }
     }

@@ -8,7 +8,7 @@ public static partial class ImgCommand
 {
     private static int Resize(string[] args, TextWriter stdout)
     {
-        var o = new GetOpt(args, "f", "hqU", ["object", "preallocation"], ["shrink", "image-opts"]);
+        var o = new GetOpt(args, "f", "hq", ["object", "preallocation"], ["shrink", "image-opts"]);
         if (o.Operands.Count != 2)
             throw new UsageException("Expecting image file name and size");
         string name = o.Operands[0];
@@ -39,6 +39,21 @@ public static partial class ImgCommand
         return 0;
     }
 
+    /// <summary>The backing file a safe rebase compares against; -U reads it even while another process writes it, as
+    /// qemu-img rebase -U does (the image's own chain is locked as usual).</summary>
+    private static BlockDriver OpenNewBacking(string image, string backing, string? format, bool forceShare)
+    {
+        try
+        {
+            return ImageOpener.Open(ImageOpener.ResolveBacking(image, backing),
+                new ImageOptions { Format = format, ReadOnly = true, ForceShare = forceShare });
+        }
+        catch (BlockException e) when (e.InnerException is ImageLockException l)
+        {
+            throw new BlockException($"Could not open new backing file '{backing}': {ImageLockException.Describe(l.Reason, backing)}", e);
+        }
+    }
+
     private static int Rebase(string[] args, TextWriter stdout)
     {
         var o = new GetOpt(args, "fFbtT", "hqupU", ["object"], ["image-opts"]);
@@ -57,8 +72,7 @@ public static partial class ImgCommand
         if (!unsafeMode)
         {
             // Safe mode: wherever the old and new backing differ, the data the guest saw is copied into this image.
-            using var newBase = newBacking == null ? null
-                : ImageOpener.Open(ImageOpener.ResolveBacking(d.FileName, newBacking), new ImageOptions { Format = newFormat, ReadOnly = true });
+            using var newBase = newBacking == null ? null : OpenNewBacking(d.FileName, newBacking, newFormat, ImageArgs.ForceShare(o));
             var old = q.Backing;
             int chunk = q.ClusterSize;
             var a = new byte[chunk];
@@ -99,7 +113,7 @@ public static partial class ImgCommand
 
     private static int Commit(string[] args, TextWriter stdout)
     {
-        var o = new GetOpt(args, "fbts", "hqdpU", ["object"], ["image-opts"]);
+        var o = new GetOpt(args, "fbts", "hqdp", ["object"], ["image-opts"]);
         string name = Operand(o, 0, "filename");
         var images = Objects(o);
         using var d = images.Open(name, o.Get("f"), o.Has("image-opts"), readOnly: false, noBacking: true);
