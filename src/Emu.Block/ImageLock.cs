@@ -18,7 +18,7 @@ public enum ImagePermissions
 /// <remarks>Kept as QEMU keeps it, so emu and QEMU respect each other's opens: one shared OFD lock on byte
 /// 100 + bit for each permission held and on byte 200 + bit for each one not shared. Opening checks the other
 /// side (someone refusing what we take, or holding what we refuse) after taking its own bytes, so of two openers
-/// racing, at least one sees the other. The locks go with the file descriptor.</remarks>
+/// racing, at least one sees the other. The locks belong to the open file description; closing drops them.</remarks>
 public readonly record struct ImageLock(ImagePermissions Held, ImagePermissions Unshared)
 {
     private const int HeldBase = 100, UnsharedBase = 200;
