@@ -48,7 +48,7 @@ internal static partial class Native
     private static partial int FAllocate(int fd, int mode, long offset, long length);
 
     private const int ORdWr = 2, ODSync = 0x1000, OCloExec = 0x80000;
-    private const int FallocKeepSize = 1, FallocPunchHole = 2;
+    private const int FallocKeepSize = 1, FallocPunchHole = 2, FallocZeroRange = 0x10;
 
     // O_DIRECT is one of the few flags whose value differs between Linux architectures.
     private static int ODirect => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x10000 : 0x4000;
@@ -125,6 +125,11 @@ internal static partial class Native
                 handle.DangerousRelease();
         }
     }
+
+    /// <summary>Allocates [offset, offset+length) as zeroes (unwritten extents, growing the file if needed); false when
+    /// the host cannot.</summary>
+    public static bool ZeroRange(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, long length) =>
+        WithFd(handle, fd => FAllocate(fd, FallocZeroRange, offset, length)) == 0;
 
     /// <summary>Allocated size of a file in bytes (st_blocks * 512).</summary>
     public static long AllocatedBytes(string path)

@@ -171,4 +171,24 @@ public class InteropTests
         var qIo = Tools.QemuIo([.. io, twin]);
         Assert.Equal(Tools.WithoutTiming(qIo.Out), Tools.WithoutTiming(myIo.Out));
     }
+
+    /// <summary>Writes smaller than a cluster into fresh clusters leave the file as QEMU's writes leave it: each new
+    /// cluster reserved whole on the host, so qemu-img map and the file's size and allocation agree.</summary>
+    [Theory]
+    [InlineData("cluster_size=64k")]
+    [InlineData("cluster_size=2M")]
+    public void PartialWritesIntoFreshClustersLeaveQemusLayout(string options)
+    {
+        using var dir = new TempDir();
+        string theirs = dir.File("theirs.qcow2"), ours = dir.File("ours.qcow2");
+        foreach (var p in new[] { theirs, ours })
+            Assert.Equal(0, Tools.QemuImg("create", "-q", "-f", "qcow2", "-o", options, p, "64M").ExitCode);
+        string[] writes = ["-c", "write -P 1 8k 4k", "-c", "write -P 2 200k 4k", "-c", "write -P 3 5M 512", "-c", "write -P 4 9M 70k"];
+        Assert.Equal(0, Tools.QemuIo([.. writes, theirs]).ExitCode);
+        Assert.Equal(0, Tools.Io([.. writes, ours]).ExitCode);
+        Assert.Equal(Tools.QemuImg("map", "--output=json", theirs).Out, Tools.QemuImg("map", "--output=json", ours).Out);
+        Assert.Equal(new FileInfo(theirs).Length, new FileInfo(ours).Length);
+        Assert.Equal(Native.AllocatedBytes(theirs), Native.AllocatedBytes(ours));
+        Tools.AssertQemuCheckClean(ours);
+    }
 }

@@ -333,7 +333,9 @@ public sealed partial class Qcow2Driver : BlockDriver
         }
         if (host >= fileEnd && _crypto == null && ReadsAsZero(l2, first, count, guestStart))
         {
-            // Fresh clusters past the end of the file read as zeroes already: only the new data needs writing.
+            // Fresh clusters past the end of the file read as zeroes already: only the new data needs writing. Like
+            // QEMU, the whole run is reserved on the host first, so the rest of it is no hole a later write must fill.
+            _data.AllocateZeroes(host, runBytes);
             WriteData(host + inCluster, offset, data[..covered]);
             UpdateL2Run(l2, first, count, host);
             return covered;
