@@ -90,6 +90,9 @@ public abstract class BlockDriver : IDisposable
     public virtual void WriteCompressed(long offset, ReadOnlySpan<byte> data) =>
         throw new BlockException($"Compressed writes are not supported by the {Format} format");
 
+    /// <summary>Changes the virtual disk size (grow or shrink).</summary>
+    public abstract void Resize(long size);
+
     /// <summary>Hints that the range is no longer needed; it then reads as zeroes or backing data.</summary>
     public abstract void Discard(long offset, long length);
 

@@ -201,28 +201,18 @@ public sealed class HostFile : IDisposable
 
     /// <summary>Reserves a byte range on the host as zeroes without writing it (fallocate's zero range); false when the
     /// host file system cannot, and the range is then left as it was.</summary>
-    public bool AllocateZeroes(long offset, long length)
-    {
-        if (ReadOnly || length <= 0)
-            return false;
-        try
-        {
-            return Native.ZeroRange(_handle, offset, length);
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            return false;
-        }
-    }
+    public bool AllocateZeroes(long offset, long length) => Fallocate(offset, length, Native.ZeroRange);
 
     /// <summary>Deallocates a byte range so it reads as zeroes and stops using host space; false when the host file system cannot.</summary>
-    public bool PunchHole(long offset, long length)
+    public bool PunchHole(long offset, long length) => Fallocate(offset, length, Native.PunchHole);
+
+    private bool Fallocate(long offset, long length, Func<SafeFileHandle, long, long, bool> call)
     {
         if (ReadOnly || length <= 0)
             return false;
         try
         {
-            return Native.PunchHole(_handle, offset, length);
+            return call(_handle, offset, length);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {

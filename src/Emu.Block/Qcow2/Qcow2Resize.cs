@@ -4,7 +4,7 @@ namespace Emu.Block.Qcow2;
 public sealed partial class Qcow2Driver
 {
     /// <summary>Changes the virtual disk size; shrinking first drops every cluster past the new end.</summary>
-    public void Resize(long newSize)
+    public override void Resize(long newSize)
     {
         if (newSize < 0)
             throw new BlockException("Image size must be a non-negative number");

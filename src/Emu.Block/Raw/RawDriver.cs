@@ -52,7 +52,7 @@ public sealed class RawDriver : BlockDriver
     public override void Flush() => _file.Flush();
 
     /// <summary>Changes the disk's size: the file grows sparse or is cut.</summary>
-    public void Resize(long size)
+    public override void Resize(long size)
     {
         if (ReadOnly)
             throw new BlockException($"'{FileName}' is opened read-only");

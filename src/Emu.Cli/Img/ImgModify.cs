@@ -25,15 +25,7 @@ public static partial class ImgCommand
             throw new UsageException("New image size must be positive");
         if (size < d.Size && !o.Has("shrink"))
             throw new UsageException("Use the --shrink option to perform a shrink operation.");
-        switch (d)
-        {
-            case Qcow2Driver q:
-                q.Resize(size);
-                break;
-            case Emu.Block.Raw.RawDriver r:
-                r.Resize(size);
-                break;
-        }
+        d.Resize(size);
         if (!o.Has("q"))
             stdout.WriteLine("Image resized.");
         return 0;

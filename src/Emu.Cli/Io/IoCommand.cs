@@ -241,23 +241,22 @@ public sealed class IoCommand
     private bool ReadCmd(string[] args, bool vectored)
     {
         var o = new GetOpt(args, "Pps", "bCqv");
-        long offset, count;
+        long offset;
         byte[] buf;
-        var sw = Stopwatch.StartNew();
+        List<Memory<byte>>? buffers = null;
         if (vectored)
-        {
-            (offset, var buffers, buf) = Vector(o, "readv");
-            count = buf.Length;
-            sw.Restart();
-            Drv.ReadVectored(offset, buffers);
-        }
+            (offset, buffers, buf) = Vector(o, "readv");
         else
         {
-            (offset, count) = OffsetCount(o, "read");
-            buf = new byte[count];
-            sw.Restart();
-            Drv.Read(offset, buf);
+            (offset, long length) = OffsetCount(o, "read");
+            buf = new byte[length];
         }
+        long count = buf.Length;
+        var sw = Stopwatch.StartNew();
+        if (buffers != null)
+            Drv.ReadVectored(offset, buffers);
+        else
+            Drv.Read(offset, buf);
         sw.Stop();
         bool ok = true;
         if (o.Get("P") is { } p)
@@ -333,16 +332,7 @@ public sealed class IoCommand
             throw new UsageException("truncate: wrong number of arguments");
         if (o.Get("m") is { } mode && mode != "off")
             throw new UsageException($"Invalid preallocation mode '{mode}'");
-        long size = Num(o.Operands[0]);
-        switch (Drv)
-        {
-            case Qcow2Driver q:
-                q.Resize(size);
-                break;
-            case Emu.Block.Raw.RawDriver r:
-                r.Resize(size);
-                break;
-        }
+        Drv.Resize(Num(o.Operands[0]));
         return true;
     }
 
