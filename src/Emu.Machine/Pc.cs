@@ -383,6 +383,9 @@ public sealed class Pc : IDisposable
     /// <summary>Instructions retired and host seconds the machine has been running (for MIPS).</summary>
     public CpuStats CpuStats() => new(_cpu.InstructionCount, _hostClock.Elapsed.TotalSeconds);
 
+    /// <summary>When set, samples where the guest spends host time (<c>emu run --profile</c>).</summary>
+    public GuestProfiler? Profiler { get; set; }
+
     /// <summary>Asks the run loop to stop (monitor quit, Ctrl-C); the run ends cleanly with status 0.</summary>
     public void RequestQuit() => _quitRequested = true;
 
@@ -390,6 +393,7 @@ public sealed class Pc : IDisposable
     public int Run()
     {
         _hostClock.Start();
+        Profiler?.Restart();
         _running = true;
         UpdateGuestClock();
         var deadline = _config.Timeout > 0 ? TimeSpan.FromSeconds(_config.Timeout) : TimeSpan.MaxValue;
@@ -431,7 +435,8 @@ public sealed class Pc : IDisposable
                 _bus.Events.WaitForWork(TimeSpan.FromMilliseconds(20));
                 continue;
             }
-            _cpu.Run(slice);
+            _cpu.Run(Profiler != null ? GuestProfiler.SliceInstructions : slice);
+            uint stoppedAt = Profiler != null ? _cpu.GetSegment(SegReg.CS).Base + _cpu.Eip : 0;
             if (_cpu.Halted && !_bus.Events.HasPending)
             {
                 long next = _bus.Clock.NextDeadline;
@@ -439,6 +444,7 @@ public sealed class Pc : IDisposable
                 if (wait > 50_000)
                     _bus.Events.WaitForWork(TimeSpan.FromTicks(wait / 100));
             }
+            Profiler?.Record(stoppedAt);
         }
     }
 

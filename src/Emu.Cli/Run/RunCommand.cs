@@ -10,7 +10,8 @@ public static class RunCommand
     public static int Run(string[] args, TextWriter stderr)
     {
         var o = new GetOpt(args, "", "h",
-            ["config", "disk", "cdrom", "memory", "bios", "boot", "display", "serial", "debugcon", "monitor", "loadvm", "timeout"],
+            ["config", "disk", "cdrom", "memory", "bios", "boot", "display", "serial", "debugcon", "monitor", "loadvm", "timeout",
+                "profile", "profile-symbols"],
             ["cpu-stats"]);
         if (o.Operands.Count > 0)
             throw new UsageException($"unexpected argument '{o.Operands[0]}'");
@@ -49,7 +50,12 @@ public static class RunCommand
 
         if (cfg.Monitor is not ("none" or "stdio"))
             throw new UsageException($"--monitor {cfg.Monitor}: only stdio and none are supported");
+        SymbolMap? symbols = o.Get("profile-symbols") is { } map ? LoadSymbols(map, o.Get("profile")) : null;
+        // The report's file is created before the run, so a bad path fails before the guest has run for nothing.
+        using var profile = o.Get("profile") is { } profilePath ? CreateReport(profilePath) : null;
         using var pc = new Pc(cfg);
+        if (profile != null)
+            pc.Profiler = new GuestProfiler();
         var hmp = new Emu.Machine.Monitor(pc, Console.In, Console.Out);
         if (cfg.LoadVm != null)
             new Snapshots(pc).Load(cfg.LoadVm);
@@ -68,7 +74,38 @@ public static class RunCommand
         int status = pc.Run();
         if (o.Has("cpu-stats"))
             stderr.WriteLine(pc.CpuStats());
+        if (profile != null)
+        {
+            pc.Profiler!.WriteReport(profile, symbols);
+            profile.Flush();
+        }
         return status;
+    }
+
+    private static SymbolMap LoadSymbols(string path, string? profile)
+    {
+        if (profile == null)
+            throw new UsageException("--profile-symbols needs --profile FILE");
+        try
+        {
+            return SymbolMap.Load(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            throw new UsageException($"--profile-symbols: {(e is InvalidDataException ? e.Message : $"cannot read '{path}': {e.Message}")}");
+        }
+    }
+
+    private static StreamWriter CreateReport(string path)
+    {
+        try
+        {
+            return new StreamWriter(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--profile: cannot write '{path}': {e.Message}");
+        }
     }
 
     private static DiskConfig ParseDisk(string spec)
