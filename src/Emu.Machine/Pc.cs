@@ -46,6 +46,9 @@ public sealed class Pc : IDisposable
         {
             _paused = value;
             UpdateGuestClock();
+            // A profile covers the time the guest runs: not a monitor stop, nor savevm or loadvm work.
+            if (!value)
+                Profiler?.Restart();
         }
     }
 

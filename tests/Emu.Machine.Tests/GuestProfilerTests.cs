@@ -65,6 +65,28 @@ public class GuestProfilerTests
     }
 
     [Fact]
+    public void TimeWhileStoppedIsNotCharged()
+    {
+        TestGuests.InTempDir("emu-profile-", dir =>
+        {
+            string disk = TestGuests.BootDisk(dir, "spin.asm");
+            var profiler = new GuestProfiler();
+            using var pc = new Pc(new MachineConfig { Disks = [new DiskConfig { Path = disk }], Serial = "none", Debugcon = "none", Timeout = 5 })
+            {
+                Profiler = profiler,
+            };
+            var run = Task.Run(pc.Run);
+            Thread.Sleep(1000);
+            pc.Paused = true;
+            Thread.Sleep(3000);
+            pc.Paused = false;
+            Assert.Equal(124, run.GetAwaiter().GetResult());
+            // Five seconds of run, three of them stopped: about two are profiled.
+            Assert.InRange(profiler.Seconds, 0.5, 3.5);
+        });
+    }
+
+    [Fact]
     public void BadProfileOptionsAreRefusedBeforeTheRun()
     {
         TestGuests.InTempDir("emu-profile-", dir =>
