@@ -24,18 +24,19 @@ public class BitmapTests
     /// <summary>The dirty ranges of a bitmap as QEMU reads them.</summary>
     private static string DirtyRanges(string image, string bitmap)
     {
-        string socket = Path.Combine(Path.GetDirectoryName(image)!, "nbd.sock");
-        string pidFile = Path.Combine(Path.GetDirectoryName(image)!, "nbd.pid");
+        // Each server gets its own socket and pid file: an earlier one may still hold its pid file's lock while it exits.
+        string name = Path.Combine(Path.GetDirectoryName(image)!, "nbd-" + Guid.NewGuid().ToString("N")[..8]);
+        string socket = name + ".sock", pidFile = name + ".pid";
         var nbd = Tools.Qemu("qemu-nbd", "--fork", "--pid-file", pidFile, "-r", "-k", socket, "-f", "qcow2", "-B", bitmap, image);
         Assert.True(nbd.ExitCode == 0, nbd.Err);
         var map = Tools.QemuImg("map", "--output=json", "--image-opts",
             $"driver=nbd,server.type=unix,server.path={socket},x-dirty-bitmap=qemu:dirty-bitmap:{bitmap}");
         Assert.True(map.ExitCode == 0, map.Err);
-        // The server leaves once its client has gone, but not at once: it still holds the image (and its lock)
-        // until it has exited (a zombie, never reaped here, holds nothing).
-        string stat = $"/proc/{File.ReadAllText(pidFile).Trim()}/stat";
+        // The server leaves once its client has gone, but not at once: it holds the image (and its lock) until every
+        // one of its threads has exited.
+        string pid = File.ReadAllText(pidFile).Trim();
         var wait = System.Diagnostics.Stopwatch.StartNew();
-        while (wait.Elapsed < TimeSpan.FromSeconds(30) && StillRunning(stat))
+        while (wait.Elapsed < TimeSpan.FromSeconds(30) && StillRunning(pid))
             Thread.Sleep(10);
         var dirty = JsonDocument.Parse(map.Out).RootElement.EnumerateArray()
             .Where(e => !e.GetProperty("data").GetBoolean())
@@ -43,14 +44,18 @@ public class BitmapTests
         return string.Join(" ", dirty);
     }
 
-    private static bool StillRunning(string statFile)
+    /// <summary>Whether process <paramref name="pid"/> may still hold files: it exists and is not a zombie whose
+    /// other threads are all gone (a zombie is never reaped here; its threads close the files when the last leaves).</summary>
+    private static bool StillRunning(string pid)
     {
         try
         {
-            string s = File.ReadAllText(statFile);
+            if (Directory.GetDirectories($"/proc/{pid}/task").Length > 1)
+                return true;
+            string s = File.ReadAllText($"/proc/{pid}/stat");
             return s[(s.LastIndexOf(')') + 2)..][0] != 'Z';
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return false;
         }
