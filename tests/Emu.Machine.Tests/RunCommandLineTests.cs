@@ -35,6 +35,17 @@ public class RunCommandLineTests
         Assert.Contains(message, e!.Message);
     });
 
+    [Theory]
+    [InlineData("-h")]
+    [InlineData("--help")]
+    public void HelpEndsTheRunBeforeAnyGuest(string option)
+    {
+        // With a disk that would boot for a minute: help must return at once, with status 0.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(0, RunCommand.Run(["--disk", "/nonexistent.qcow2", "--timeout", "60", option], TextWriter.Null));
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(30));
+    }
+
     [Fact]
     public void DrivesMayShareAnImageTheyOnlyRead() => TestGuests.InTempDir("emu-cmdline-", dir =>
     {

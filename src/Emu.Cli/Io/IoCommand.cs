@@ -48,12 +48,79 @@ public sealed class IoCommand
         return options;
     }
 
+    /// <summary>qemu-io's long options that are spellings of short ones.</summary>
+    private static readonly Dictionary<string, string> LongForms = new()
+    {
+        ["cmd"] = "c",
+        ["format"] = "f",
+        ["read-only"] = "r",
+        ["snapshot"] = "s",
+        ["nocache"] = "n",
+        ["native-aio"] = "k",
+        ["discard"] = "d",
+        ["trace"] = "T",
+        ["help"] = "h",
+    };
+
+    /// <summary>Rewrites --cmd X, --cmd=X and the other long spellings in <see cref="LongForms"/> as their short options.</summary>
+    private static string[] ShortForms(string[] args)
+    {
+        var result = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            if (a == "--")
+            {
+                result.AddRange(args[i..]);
+                break;
+            }
+            int eq = a.IndexOf('=');
+            if (a.StartsWith("--") && LongForms.TryGetValue(eq < 0 ? a[2..] : a[2..eq], out var letter))
+            {
+                result.Add("-" + letter);
+                if (eq >= 0)
+                    result.Add(a[(eq + 1)..]);
+            }
+            else
+                result.Add(a);
+        }
+        return [.. result];
+    }
+
+    private const string Usage = """
+        usage: emu io [options] [-c COMMAND]... [IMAGE]
+        Runs qemu-io commands on a disk image, one -c at a time, in order.
+
+          -c, --cmd COMMAND    run COMMAND (read, write, readv, writev, aio_read, aio_write, flush,
+                               discard, alloc, map, length, info, truncate, open, close, sleep)
+          -f, --format FMT     the image's format (probed when omitted)
+          --image-opts         IMAGE is an option string (driver=...,file.filename=...)
+          --object SPEC        define an object, e.g. secret,id=sec0,data=... for encrypted images
+          -r, --read-only      open the image read-only
+          -s, --snapshot       write to a temporary overlay: the image itself is only read
+          -n, --nocache        bypass the host page cache (cache=none)
+          -t, --cache MODE     none, writeback, writethrough, directsync or unsafe
+          -o KEY=VALUE,...     open options, as with --image-opts
+          -k, --native-aio     accepted; emu has its own I/O engine
+          -U, --force-share    open an image that another process holds open for writing
+          -h, --help           show this help
+        """;
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var o = new GetOpt(args, "cfto", "rnshqUkdT", ["object", "cache", "aio"], ["image-opts", "force-share"]);
+        var o = new GetOpt(ShortForms(args), "cftodT", "rnshqUk", ["object", "cache", "aio"], ["image-opts", "force-share"]);
+        if (o.Has("h"))
+        {
+            stdout.Write(Usage);
+            return 0;
+        }
+        if (o.Has("d"))
+            throw new UsageException("-d MODE: discard modes are not supported");
+        if (o.Has("T"))
+            throw new UsageException("-T: tracing is not supported");
         var images = new ImageArgs();
         images.AddObjects(o.GetAll("object"));
-        var io = new IoCommand(stdout, images, o.Get("f"), o.Has("image-opts"), o.Has("r"), OpenOptions(o));
+        var io = new IoCommand(stdout, images, o.Get("f"), o.Has("image-opts"), o.Has("r"), OpenOptions(o)) { _snapshot = o.Has("s") };
         int status = 0;
         try
         {
@@ -85,13 +152,37 @@ public sealed class IoCommand
         return status;
     }
 
-    private void Open(string name) => _drv = _images.Open(name, _format, _imageOpts, _readOnly, defaults: _defaults);
+    private void Open(string name)
+    {
+        if (!_snapshot)
+        {
+            _drv = _images.Open(name, _format, _imageOpts, _readOnly, defaults: _defaults);
+            return;
+        }
+        if (_imageOpts)
+            throw new UsageException("-s cannot be used with --image-opts");
+        // -s: writes go to a temporary qcow2 overlay whose backing file is the image, which is only read.
+        string format = _format ?? ImageOpener.Probe(name);
+        long size;
+        using (var image = _images.Open(name, format, false, readOnly: true, defaults: _defaults))
+            size = image.Size;
+        string overlay = Path.Combine(Path.GetTempPath(), $"emu-io-snapshot-{Environment.ProcessId}-{Guid.NewGuid():N}.qcow2");
+        Qcow2Creator.Create(overlay, new Qcow2CreateOptions { Size = size, BackingFile = Path.GetFullPath(name), BackingFormat = format });
+        _overlay = overlay;
+        _drv = _images.Open(overlay, "qcow2", false, _readOnly, defaults: _defaults);
+    }
 
     private void Close()
     {
         _drv?.Dispose();
         _drv = null;
+        if (_overlay != null)
+            File.Delete(_overlay);
+        _overlay = null;
     }
+
+    private bool _snapshot;
+    private string? _overlay;
 
     /// <summary>sleep MS: pauses the command list (the image stays open, with its locks).</summary>
     private static bool SleepCmd(string[] args, TextWriter stderr)
@@ -151,6 +242,7 @@ public sealed class IoCommand
                     Close();
                     var oo = new GetOpt(args, "ot", "rsnkU");
                     _readOnly = oo.Has("r");
+                    _snapshot = oo.Has("s");
                     _defaults = OpenOptions(oo);
                     Open(oo.Operands.Count > 0 ? oo.Operands[0] : throw new UsageException("open: filename missing"));
                     return true;

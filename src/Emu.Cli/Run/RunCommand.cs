@@ -7,12 +7,40 @@ namespace Emu.Cli.Run;
 /// <summary><c>emu run</c>: boots a machine from a config file and command-line options.</summary>
 public static class RunCommand
 {
+    private const string Usage = """
+        usage: emu run [options]
+        Boots a PC: SeaBIOS, IDE disks and CD-ROM, serial console. Without options, the built-in demo guest.
+
+          --config FILE              machine configuration (JSON; default: config/default.json)
+          --disk PATH[,format=F][,snapshot=on][,cache=...]...
+                                     an IDE disk (repeatable: primary master, slave, secondary ...)
+          --cdrom ISO                an ATAPI CD-ROM
+          --memory MIB               guest RAM
+          --bios FILE                firmware image (default: Debian's SeaBIOS)
+          --boot c|d                 boot from the first disk or the CD-ROM
+          --display none             headless (the VGA text screen is printed when nothing else uses stdout)
+          --serial stdio|none|file:PATH
+          --debugcon stdio|none|file:PATH
+          --monitor stdio|none       QEMU's monitor commands (savevm, loadvm, info ..., stop, cont, quit)
+          --loadvm NAME              start from an internal snapshot
+          --timeout SECONDS          end the run after this long (exit status 124)
+          --cpu-stats                print guest instructions, host time and MIPS when the run ends
+          --profile FILE             write where the guest spent host time
+          --profile-symbols MAP      name the profile's addresses from a System.map or /proc/kallsyms listing
+          -h, --help                 show this help
+        """;
+
     public static int Run(string[] args, TextWriter stderr)
     {
         var o = new GetOpt(args, "", "h",
             ["config", "disk", "cdrom", "memory", "bios", "boot", "display", "serial", "debugcon", "monitor", "loadvm", "timeout",
                 "profile", "profile-symbols"],
-            ["cpu-stats"]);
+            ["cpu-stats", "help"]);
+        if (o.Has("h") || o.Has("help"))
+        {
+            Console.Out.Write(Usage);
+            return 0;
+        }
         if (o.Operands.Count > 0)
             throw new UsageException($"unexpected argument '{o.Operands[0]}'");
         string configPath = o.Get("config") ?? DefaultConfig();
