@@ -267,16 +267,29 @@ public class LockingTests
         Assert.NotEqual("", qemu);
     }
 
-    /// <summary>The OFD lock ranges on a file in /proc/locks, sorted.</summary>
+    /// <summary>The OFD lock ranges on a file in /proc/locks, sorted, once they have settled (the same in two reads
+    /// 50 ms apart, for at most 5 s: a process that just exited or opened may still be taking or dropping them).</summary>
     private static string LockRanges(string path)
     {
-        var st = Tools.Qemu("stat", "-c", "%i", path);
-        string inode = st.Out.Trim();
-        var ranges = File.ReadAllLines("/proc/locks")
+        // /proc/locks names the file as major:minor:inode, the device numbers in hex.
+        var st = Tools.Qemu("stat", "-c", "%D %i", path).Out.Trim().Split(' ');
+        uint dev = Convert.ToUInt32(st[0], 16);
+        string id = $"{(dev >> 8) & 0xfff:x2}:{(dev & 0xff) | ((dev >> 12) & 0xfff00):x2}:{st[1]}";
+        string Read() => string.Join("; ", File.ReadAllLines("/proc/locks")
             .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Where(f => f.Length >= 8 && f[1] == "OFDLCK" && f[5].EndsWith(":" + inode, StringComparison.Ordinal))
+            .Where(f => f.Length >= 8 && f[1] == "OFDLCK" && f[5] == id)
             .Select(f => $"{f[3]} {f[6]}-{f[7]}")
-            .Order(StringComparer.Ordinal);
-        return string.Join("; ", ranges);
+            .Order(StringComparer.Ordinal));
+        var wait = System.Diagnostics.Stopwatch.StartNew();
+        string last = Read();
+        while (wait.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            Thread.Sleep(50);
+            string now = Read();
+            if (now == last)
+                break;
+            last = now;
+        }
+        return last;
     }
 }
