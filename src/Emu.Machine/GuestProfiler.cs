@@ -29,7 +29,9 @@ public sealed class GuestProfiler
     public long Samples { get; private set; }
 
     /// <summary>Host seconds the samples cover.</summary>
-    public double Seconds { get; private set; }
+    public double Seconds => _ticks / (double)Stopwatch.Frequency;
+
+    long _ticks;
 
     /// <summary>Starts the clock afresh (the run begins now; nothing before it is charged to the guest).</summary>
     public void Restart() => _last = Stopwatch.GetTimestamp();
@@ -40,7 +42,7 @@ public sealed class GuestProfiler
         long now = Stopwatch.GetTimestamp(), ticks = now - _last;
         _last = now;
         Samples++;
-        Seconds += ticks / (double)Stopwatch.Frequency;
+        _ticks += ticks;
         ref Tally t = ref _byAddress.Count < MaxAddresses
             ? ref CollectionsMarshal.GetValueRefOrAddDefault(_byAddress, linear, out _)
             : ref CollectionsMarshal.GetValueRefOrNullRef(_byAddress, linear);

@@ -236,10 +236,7 @@ public sealed class Pc : IDisposable
             string format = disk.Format ?? ImageOpener.Probe(disk.Path);
             using (var probe = OpenImage(disk.Path, OpenOptions(disk, format) with { ReadOnly = true }))
             {
-                // Unique within the process too: machines in one process (tests) must not share overlays.
-                string overlay = Path.Combine(Path.GetTempPath(),
-                    $"emu-snapshot-{Environment.ProcessId}-{Interlocked.Increment(ref s_overlays)}.qcow2");
-                Qcow2Creator.Create(overlay, new Qcow2CreateOptions { Size = probe.Size, BackingFile = Path.GetFullPath(disk.Path), BackingFormat = format });
+                string overlay = Qcow2Creator.CreateTemporaryOverlay(disk.Path, format, probe.Size);
                 _temporaryFiles.Add(overlay);
                 driver = OpenImage(overlay, OpenOptions(disk, "qcow2"));
             }
@@ -253,8 +250,6 @@ public sealed class Pc : IDisposable
         _disks.Add(device);
         return device;
     }
-
-    private static int s_overlays;
 
     /// <summary>Opens a drive's image; when a file is locked by another of this machine's drives, says so plainly.</summary>
     private BlockDriver OpenImage(string path, ImageOptions options)

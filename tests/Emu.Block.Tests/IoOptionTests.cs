@@ -34,7 +34,7 @@ public class IoOptionTests
     }
 
     private static string[] Overlays() =>
-        Directory.GetFiles(Path.GetTempPath(), $"emu-io-snapshot-{Environment.ProcessId}-*").Order().ToArray();
+        Directory.GetFiles(Path.GetTempPath(), $"emu-snapshot-{Environment.ProcessId}-*").Order().ToArray();
 
     [Fact]
     public void WithoutSnapshotTheSameWritesLand()

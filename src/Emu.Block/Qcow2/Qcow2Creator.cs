@@ -32,6 +32,15 @@ public sealed record Qcow2CreateOptions
 /// <summary>Creates empty qcow2 images laid out as QEMU lays them out.</summary>
 public static class Qcow2Creator
 {
+    /// <summary>Creates a qcow2 overlay in the temporary folder over <paramref name="backing"/> (a snapshot: writes go
+    /// to the overlay, the image is only read) and returns its path; the caller deletes it when done.</summary>
+    public static string CreateTemporaryOverlay(string backing, string backingFormat, long size)
+    {
+        string overlay = Path.Combine(Path.GetTempPath(), $"emu-snapshot-{Environment.ProcessId}-{Guid.NewGuid():N}.qcow2");
+        Create(overlay, new Qcow2CreateOptions { Size = size, BackingFile = Path.GetFullPath(backing), BackingFormat = backingFormat });
+        return overlay;
+    }
+
     public static void Create(string path, Qcow2CreateOptions o)
     {
         int cs = o.ClusterSize;

@@ -166,10 +166,8 @@ public sealed class IoCommand
         long size;
         using (var image = _images.Open(name, format, false, readOnly: true, defaults: _defaults))
             size = image.Size;
-        string overlay = Path.Combine(Path.GetTempPath(), $"emu-io-snapshot-{Environment.ProcessId}-{Guid.NewGuid():N}.qcow2");
-        Qcow2Creator.Create(overlay, new Qcow2CreateOptions { Size = size, BackingFile = Path.GetFullPath(name), BackingFormat = format });
-        _overlay = overlay;
-        _drv = _images.Open(overlay, "qcow2", false, _readOnly, defaults: _defaults);
+        _overlay = Qcow2Creator.CreateTemporaryOverlay(name, format, size);
+        _drv = _images.Open(_overlay, "qcow2", false, _readOnly, defaults: _defaults);
     }
 
     private void Close()
