@@ -379,7 +379,7 @@ public sealed class Pc : IDisposable
     }
 
     /// <summary>Instructions retired and host seconds the machine has been running (for MIPS).</summary>
-    public CpuStats CpuStats() => new(_cpu.InstructionCount, _hostClock.Elapsed.TotalSeconds);
+    public CpuStats CpuStats() => new(_cpu.InstructionCount, _hostClock.Elapsed.TotalSeconds, _cpu.BlocksCompiled);
 
     /// <summary>When set, samples where the guest spends host time (<c>emu run --profile</c>).</summary>
     public GuestProfiler? Profiler { get; set; }

@@ -13,6 +13,14 @@ sealed class CodePage
     public Instruction[] Code = new Instruction[32];
     /// <summary>How the dispatcher runs each instruction.</summary>
     public OpForm[] Forms = new OpForm[32];
+    /// <summary>Per instruction: how often the run loop entered a block there.</summary>
+    public ushort[] Hits = new ushort[32];
+    /// <summary>The page's compiled hot blocks, once the compiler has built them.</summary>
+    public PageCode? Compiled;
+    /// <summary>A compile of this page is queued or running.</summary>
+    public volatile bool CompilePending;
+    /// <summary>Compiles requested so far (a page whose hot blocks keep changing stops being recompiled).</summary>
+    public int Compiles;
     public int Count;
     /// <summary>One bit per page byte that belongs to a decoded instruction; writes elsewhere keep the page.</summary>
     readonly ulong[] _covered = new ulong[64];
@@ -35,6 +43,7 @@ sealed class CodePage
         {
             Array.Resize(ref Code, Count * 2);
             Array.Resize(ref Forms, Count * 2);
+            Array.Resize(ref Hits, Count * 2);
         }
         Code[Count] = instruction;
         Forms[Count] = form;

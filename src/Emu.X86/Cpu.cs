@@ -216,21 +216,36 @@ public sealed partial class Cpu
     {
         Instruction[] code = page.Code;
         OpForm[] forms = page.Forms;
-        int chained = 0;
+        int chained = 0, threshold = _compileThreshold;
         while (true)
         {
-            ref OpForm f = ref forms[idx];
-            Step(ref f, ref code[idx]);
-            _instructions++;
-            if (_breakBlock)
+            // A block entry: run the page's host code when it covers this block, else interpret the block (and count
+            // the entry towards compiling the page).
+            PageCode? compiled = threshold != 0 ? page.Compiled : null;
+            bool linkable = false;
+            if (compiled != null && (uint)idx < (uint)compiled.Entries.Length && compiled.Entries[idx]
+                && limit - _instructions >= (ulong)compiled.Counts[idx])
             {
-                _breakBlock = false;
-                if (_faulted) { _pendingDataHits = 0; HandleFault(); return; }
-                EndOfInstructionTraps(false);
-                return;
+                compiled.Run!(this, idx);
+                CompiledRuns++;
+                if (_breakBlock) { LeaveBlock(); return; }
+            }
+            else
+            {
+                if (threshold != 0 && ++page.Hits[idx] == threshold) RequestCompile(page, idx);
+                while (true)
+                {
+                    ref OpForm fi = ref forms[idx];
+                    Step(ref fi, ref code[idx]);
+                    _instructions++;
+                    if (_breakBlock) { LeaveBlock(); return; }
+                    if (_instructions >= limit) return;
+                    if (fi.End) break;
+                    idx++;
+                }
+                linkable = forms[idx].Linkable;
             }
             if (_instructions >= limit) return;
-            if (!f.End) { idx++; continue; }
             // Block end: follow a branch or fall-through to an already decoded block without a full lookup
             // (another page only through a TLB hit), returning to the outer loop regularly so interrupts
             // are polled.
@@ -245,17 +260,25 @@ public sealed partial class Cpu
                 forms = page.Forms;
                 lin = next;
             }
-            else if (f.Linkable && f.Disp >> 16 == offset)
+            else if (linkable && forms[idx].Disp >> 16 == offset)
             {
                 // Linked: where this block went last time, in the same page.
-                idx = (int)(f.Disp & 0xFFFF);
+                idx = (int)(forms[idx].Disp & 0xFFFF);
                 continue;
             }
             int n = page.Start[offset] - 1;
             if ((uint)n >= (uint)page.Count) return;
-            if (samePage && f.Linkable) f.Disp = offset << 16 | (uint)n;
+            if (samePage && linkable) forms[idx].Disp = offset << 16 | (uint)n;
             idx = n;
         }
+    }
+
+    /// <summary>An instruction asked to leave the decoded block: deliver its fault, or its debug traps.</summary>
+    void LeaveBlock()
+    {
+        _breakBlock = false;
+        if (_faulted) { _pendingDataHits = 0; HandleFault(); return; }
+        EndOfInstructionTraps(false);
     }
 
     /// <summary>Debug traps after a completed instruction: single step (TF) and data breakpoints, as one #DB.</summary>

@@ -183,5 +183,7 @@ public class CpuStatsTests
     {
         Assert.Equal("instructions: 150000000  host time: 1.50 s  average: 100.0 MIPS", new CpuStats(150_000_000, 1.5).ToString());
         Assert.Equal(0, new CpuStats(5, 0).Mips);
+        Assert.Matches(@"^instructions: 150000000  host time: 1\.50 s  average: 100\.0 MIPS\r?\nblocks compiled to host code: 42 \(\d+\.\d\d s compiling\)$",
+            new CpuStats(150_000_000, 1.5, 42).ToString());
     }
 }
