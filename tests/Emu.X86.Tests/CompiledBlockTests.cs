@@ -224,4 +224,32 @@ public class CompiledBlockTests
             a.jnz(loop);
         }, m => new Random(3).NextBytes(m.Ram.AsSpan((int)Data, 0x2000)));
     }
+
+    [Fact]
+    public void StackAndMemoryOperandForms()
+    {
+        AssertLockstep(a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(ecx, 1000);
+            a.Label(ref loop);
+            a.push(esp);
+            a.pop(eax);
+            a.push(ecx);
+            a.mov(__dword_ptr[esp], esp);
+            a.pop(esp);
+            a.add(ebx, eax);
+            a.push(0x1234);
+            a.cmp(__dword_ptr[esp], ecx);
+            a.adc(ebx, 0);
+            a.add(eax, __dword_ptr[esp]);
+            a.movzx(edi, __word_ptr[esp + 1]);
+            a.cmp(__dword_ptr[esp], 0x1000);
+            a.setb(dl);
+            a.add(esi, edx);
+            a.pop(edx);
+            a.dec(ecx);
+            a.jnz(loop);
+        });
+    }
 }
