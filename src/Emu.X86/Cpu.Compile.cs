@@ -7,7 +7,7 @@ namespace Emu.X86;
 public sealed partial class Cpu
 {
     /// <summary>Block entries before a block is compiled, unless EMU_COMPILE_THRESHOLD says otherwise (0: never).</summary>
-    const int DefaultCompileThreshold = 4000;
+    const int DefaultCompileThreshold = 10000;
 
     int _compileThreshold = DefaultThreshold();
 
