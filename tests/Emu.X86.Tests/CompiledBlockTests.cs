@@ -4,8 +4,8 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Emu.X86.Tests;
 
 /// <summary>Blocks compiled to host code behave exactly as the interpreter: two machines run the same program, one
-/// compiling pages as soon as a block has run 20 times, and their registers, flags, EIP, retired counts and memory are compared
-/// after every stretch the compiling one runs.</summary>
+/// compiling pages as soon as a block has run 20 times, and their registers, flags, EIP, retired counts and memory
+/// are compared after every stretch the compiling one runs.</summary>
 public class CompiledBlockTests
 {
     const uint Data = 0x20000;
