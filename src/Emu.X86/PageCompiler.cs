@@ -50,18 +50,14 @@ static class PageCompiler
     static MethodInfo?[] BuildHandlers()
     {
         var h = new MethodInfo?[Enum.GetValues<Form>().Length];
-        void Form1(string name, params Form[] forms)
+        Type[] form = [FormRef], formAndInstruction = [FormRef, InstructionRef], instruction = [InstructionRef];
+        void Map(string name, Type[] args, params Form[] forms)
         {
-            foreach (Form f in forms) h[(int)f] = Method(name, FormRef);
+            foreach (Form f in forms) h[(int)f] = Method(name, args);
         }
-        void Form2(string name, params Form[] forms)
-        {
-            foreach (Form f in forms) h[(int)f] = Method(name, FormRef, InstructionRef);
-        }
-        void Ins(string name, params Form[] forms)
-        {
-            foreach (Form f in forms) h[(int)f] = Method(name, InstructionRef);
-        }
+        void Form1(string name, params Form[] forms) => Map(name, form, forms);
+        void Form2(string name, params Form[] forms) => Map(name, formAndInstruction, forms);
+        void Ins(string name, params Form[] forms) => Map(name, instruction, forms);
         Form1("MovRM32", Form.MovRM32);
         Form1("StoreMemory32", Form.MovMR32, Form.MovMI32);
         Form1("MovzxRM", Form.MovzxRM8, Form.MovzxRM16);

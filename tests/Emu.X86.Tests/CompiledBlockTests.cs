@@ -92,35 +92,7 @@ public class CompiledBlockTests
     [Fact]
     public void RecursionThroughCallsAndTheStack()
     {
-        AssertLockstep(a =>
-        {
-            var fib = a.CreateLabel(); var small = a.CreateLabel();
-            a.push(15);
-            a.call(fib);
-            a.add(esp, 4);
-            a.hlt();
-            a.Label(ref fib);
-            a.push(ebp);
-            a.mov(ebp, esp);
-            a.push(ebx);
-            a.mov(eax, __dword_ptr[ebp + 8]);
-            a.cmp(eax, 2);
-            a.jl(small);
-            a.dec(eax);
-            a.push(eax);
-            a.call(fib);
-            a.mov(ebx, eax);
-            a.pop(eax);
-            a.dec(eax);
-            a.push(eax);
-            a.call(fib);
-            a.add(esp, 4);
-            a.add(eax, ebx);
-            a.Label(ref small);
-            a.pop(ebx);
-            a.leave();
-            a.ret();
-        });
+        AssertLockstep(a => WorkloadTests.Fibonacci(a, 15));
     }
 
     [Fact]
@@ -150,19 +122,7 @@ public class CompiledBlockTests
                 BitConverter.GetBytes((i << 12) | (hole ? 2u : 3u)).CopyTo(m.Ram, PageTable + (int)i * 4);
             }
             BitConverter.GetBytes(PageTable | 3).CopyTo(m.Ram, PageDir);
-            // #PF handler: map the faulting page, count, retry.
-            m.Load(0xB000, TestMachine.Assemble(32, 0xB000, a =>
-            {
-                a.push(eax);
-                a.mov(eax, cr2);
-                a.shr(eax, 12);
-                a.or(__dword_ptr[eax * 4 + (int)PageTable], 1);
-                a.inc(__dword_ptr[Counter]);
-                a.pop(eax);
-                a.add(esp, 4);
-                a.iretd();
-            }));
-            ProtectedMode.SetIdt(m, 14, ProtectedMode.Gate(ProtectedMode.Code32, 0xB000, 0x8E));
+            ProtectedMode.InstallPageMapper(m, PageTable, Counter);
         }, ram: 4 << 20);
     }
 

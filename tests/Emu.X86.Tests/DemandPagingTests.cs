@@ -25,19 +25,7 @@ public class DemandPagingTests
             }
             BitConverter.GetBytes(PageTable | 7).CopyTo(m.Ram, PageDir);
             for (int i = 0; i < 12000; i++) m.Ram[Src + i] = (byte)(i * 13 + 1);
-            // #PF handler: map the faulting page, count, retry.
-            m.Load(0xB000, TestMachine.Assemble(32, 0xB000, a =>
-            {
-                a.push(eax);
-                a.mov(eax, cr2);
-                a.shr(eax, 12);
-                a.or(__dword_ptr[eax * 4 + (int)PageTable], 1);
-                a.inc(__dword_ptr[Counter]);
-                a.pop(eax);
-                a.add(esp, 4);
-                a.iretd();
-            }));
-            ProtectedMode.SetIdt(m, 14, ProtectedMode.Gate(ProtectedMode.Code32, 0xB000, 0x8E));
+            ProtectedMode.InstallPageMapper(m, PageTable, Counter);
             // INT 0x80 from ring 3 (DPL 3 trap gate): report ECX and exit.
             m.Load(0xB100, TestMachine.Assemble(32, 0xB100, a => { a.mov(al, 0x42); a.@out(0xF4, al); }));
             ProtectedMode.SetIdt(m, 0x80, ProtectedMode.Gate(ProtectedMode.Code32, 0xB100, 0xEF));

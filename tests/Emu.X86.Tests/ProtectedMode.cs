@@ -21,6 +21,25 @@ static class ProtectedMode
     public static void SetGdt(TestMachine m, int index, ulong d) => BitConverter.GetBytes(d).CopyTo(m.Ram, Gdt + index * 8);
     public static void SetIdt(TestMachine m, int vector, ulong d) => BitConverter.GetBytes(d).CopyTo(m.Ram, Idt + vector * 8);
 
+    /// <summary>Installs a #PF handler at 0xB000 that sets the present bit of the faulting page's entry in
+    /// <paramref name="pageTable"/> (the first 4 MiB), counts the fault in the dword at <paramref name="counter"/>
+    /// and returns to retry the access.</summary>
+    public static void InstallPageMapper(TestMachine m, uint pageTable, uint counter)
+    {
+        m.Load(0xB000, TestMachine.Assemble(32, 0xB000, a =>
+        {
+            a.push(eax);
+            a.mov(eax, cr2);
+            a.shr(eax, 12);
+            a.or(__dword_ptr[eax * 4 + (int)pageTable], 1);
+            a.inc(__dword_ptr[counter]);
+            a.pop(eax);
+            a.add(esp, 4);
+            a.iretd();
+        }));
+        SetIdt(m, 14, Gate(Code32, 0xB000, 0x8E));
+    }
+
     /// <summary>Boots to 32-bit ring 0 with DS=ES=SS=0x10, ESP=0x9000, then runs <paramref name="body"/> at 0x8000.</summary>
     public static TestMachine Boot(Action<Assembler> body, Action<TestMachine>? setup = null, int ram = 1 << 20, int budget = 1_000_000)
     {

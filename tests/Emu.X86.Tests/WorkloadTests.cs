@@ -1,3 +1,4 @@
+using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Emu.X86.Tests;
@@ -91,35 +92,43 @@ public class WorkloadTests
     {
         var m = ProtectedMode.Boot(a =>
         {
-            var fib = a.CreateLabel(); var small = a.CreateLabel();
-            a.push(20);
-            a.call(fib);
-            a.add(esp, 4);
+            Fibonacci(a, 20);
             a.hlt();
-            a.Label(ref fib);                 // int fib(int n) cdecl
-            a.push(ebp);
-            a.mov(ebp, esp);
-            a.push(ebx);
-            a.mov(eax, __dword_ptr[ebp + 8]);
-            a.cmp(eax, 2);
-            a.jl(small);
-            a.dec(eax);
-            a.push(eax);
-            a.call(fib);
-            a.mov(ebx, eax);
-            a.pop(eax);
-            a.dec(eax);
-            a.push(eax);
-            a.call(fib);
-            a.add(esp, 4);
-            a.add(eax, ebx);
-            a.Label(ref small);
-            a.pop(ebx);
-            a.leave();
-            a.ret();
         });
         Assert.True(m.Cpu.Halted);
         Assert.Equal(6765u, m.Cpu.Eax);
         Assert.Equal(0x9000u, m.Cpu.Esp);
+    }
+
+    /// <summary>EAX = fib(<paramref name="n"/>) by a recursive cdecl function (it follows the call).</summary>
+    internal static void Fibonacci(Assembler a, int n)
+    {
+        var fib = a.CreateLabel(); var small = a.CreateLabel(); var done = a.CreateLabel();
+        a.push(n);
+        a.call(fib);
+        a.add(esp, 4);
+        a.jmp(done);
+        a.Label(ref fib);
+        a.push(ebp);
+        a.mov(ebp, esp);
+        a.push(ebx);
+        a.mov(eax, __dword_ptr[ebp + 8]);
+        a.cmp(eax, 2);
+        a.jl(small);
+        a.dec(eax);
+        a.push(eax);
+        a.call(fib);
+        a.mov(ebx, eax);
+        a.pop(eax);
+        a.dec(eax);
+        a.push(eax);
+        a.call(fib);
+        a.add(esp, 4);
+        a.add(eax, ebx);
+        a.Label(ref small);
+        a.pop(ebx);
+        a.leave();
+        a.ret();
+        a.Label(ref done);
     }
 }
